@@ -1,0 +1,26 @@
+"""The lesson cells of every chapter (nbdev-test), and the notebooks' and library's agreement."""
+import subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_lesson_cells_pass():
+    "Every notebook's lesson cells run and their assertions hold (run sections are `notest`, covered by test_cook)."
+    p = subprocess.run([str(BIN/'nbdev-test'), '--n-workers', '2'], cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-6000:]
+
+
+def test_every_chapter_has_parameters_cell_and_notest_run_section():
+    "papermill needs a `parameters` cell; nbdev-test must not run a chapter's Run section (it needs upstream outputs)."
+    import nbformat
+    from wizardlearner.core import CHAPTERS
+    for ch in CHAPTERS:
+        nb = nbformat.read(ROOT/'nbs'/ch.notebook, as_version=4)
+        tags = [c.metadata.get('tags', []) for c in nb.cells]
+        assert sum('parameters' in t for t in tags) == 1, f"{ch.notebook}: needs exactly one cell tagged `parameters`"
+        heads = [i for i, c in enumerate(nb.cells) if c.cell_type == 'markdown' and c.source.startswith('## Run')]
+        assert heads, f"{ch.notebook}: has no '## Run' section"
+        run_code = [c for c in nb.cells[heads[0]:] if c.cell_type == 'code']
+        assert run_code and all('#| notest' in c.source for c in run_code), f"{ch.notebook}: every Run cell must be `#| notest`"
