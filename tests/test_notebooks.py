@@ -24,3 +24,9 @@ def test_every_chapter_has_parameters_cell_and_notest_run_section():
         assert heads, f"{ch.notebook}: has no '## Run' section"
         run_code = [c for c in nb.cells[heads[0]:] if c.cell_type == 'code']
         assert run_code and all('#| notest' in c.source for c in run_code), f"{ch.notebook}: every Run cell must be `#| notest`"
+
+
+def test_readme_is_rendered_from_index():
+    "README.md is generated from nbs/index.ipynb; edit the notebook, then run `wizardlearner readme`."
+    from wizardlearner.cook import render_readme
+    assert (ROOT/'README.md').read_text() == render_readme(ROOT/'nbs'/'index.ipynb')
