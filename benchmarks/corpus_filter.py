@@ -2,7 +2,7 @@
 on 1 worker (the baseline) and on more worker processes, with decoding alone as the ceiling, all in one run on the same
 files.
 
-    python benchmarks/corpus_filter.py [--mb 8] [--workers 1 2] [--max-files 3000] [--seed 0] [--json out.json]
+    python benchmarks/corpus_filter.py [--mb 8] [--workers 1 2] [--rounds 2] [--max-files 3000] [--seed 0] [--json out.json]
 
 Files: a seeded sample of the installed source (the smoke preset's local source: stdlib + distributions), the first
 `--mb` MB read. Prints a small table; `--json` also writes the manifest record (`benchmark_result`).
@@ -28,6 +28,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--mb', type=float, default=8.0, help='MB of files to time (default: 8)')
     ap.add_argument('--workers', type=int, nargs='+', default=[1, 2], help='worker counts; the first is the baseline (default: 1 2)')
+    ap.add_argument('--rounds', type=int, default=2, help='interleaved rounds; each method keeps its best (default: 2)')
     ap.add_argument('--max-files', type=int, default=3000, help='size of the seeded local sample the files come from')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--json', type=Path, default=None, help='write the benchmark record here')
@@ -35,7 +36,7 @@ def main(argv=None):
     from wizardlearner.corpus import CorpusConfig, decontaminator, filter_benchmark
     cfg = CorpusConfig()
     recs = load_records(a.mb, a.max_files, a.seed)
-    b = filter_benchmark(recs, cfg, decontaminator(cfg), workers=tuple(a.workers))
+    b = filter_benchmark(recs, cfg, decontaminator(cfg), workers=tuple(a.workers), rounds=a.rounds)
     n = b['notes']
     print(f"corpus filter stage on {n['mb']} MB ({n['n_files']} files, {n['rules']} rules, {n['cpus']} CPUs), baseline {b['baseline']!r}")
     print(f"{'method':24s} {'MB/s':>9s} {'x baseline':>11s}")
