@@ -13,7 +13,7 @@ __all__ = ['QUALITY_VARIANTS', 'SIGNATURE_METHODS', 'DedupConfig', 'keep_key', '
            'exact_jaccard_pairs', 'pair_quality', 'plant_near_copies', 'dedup_quality', 'dedup_speed_benchmark',
            'benchmark_table', 'repo_documents', 'token_counts', 'dedup_levels']
 
-# %% ../nbs/02_dedup.ipynb #2c6cd42a
+# %% ../nbs/02_dedup.ipynb #b6bdf695
 import difflib, hashlib, itertools, random, re, tempfile, time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 import numpy as np
 from .core import *
+from .corpus import parallel_map
 
-# %% ../nbs/02_dedup.ipynb #4a4182e8
+# %% ../nbs/02_dedup.ipynb #8712f392
 @dataclass
 class DedupConfig:
     "Exact + near-dedup settings, and the sizes of what the chapter measures about them."
@@ -42,7 +43,7 @@ class DedupConfig:
     quality_min_pairs: int = 100  # if the sample holds fewer true pairs, near-copies are planted until it does (and the table says so)
     bench_sample: int = 300       # files every method of the speed benchmark runs on (datasketch's per-token update: 55 docs/s in refs)
 
-# %% ../nbs/02_dedup.ipynb #5fc11e66
+# %% ../nbs/02_dedup.ipynb #264ca530
 _KEYS = {'stars': lambda r: r.get('stars') if r.get('stars') is not None else -1,
          'updated': lambda r: r.get('updated') or '',
          'length': lambda r: len(r.get('content') or '')}
@@ -62,7 +63,7 @@ def best_record(group:list[dict], keep_rule:str='stars,updated,length') -> dict:
     "The record of `group` to keep under `keep_rule` (ties: smallest id)."
     return min(group, key=keep_key(keep_rule))
 
-# %% ../nbs/02_dedup.ipynb #e65d59f5
+# %% ../nbs/02_dedup.ipynb #9d1581d3
 def exact_dedup(records:Iterable[dict], keep_rule:str='stars,updated,length', ledger:Ledger|None=None) -> tuple[list[dict], list[dict]]:
     "Keep one record per SHA-256 of `content` (adds `sha256`); returns (kept, dropped as `{id, kept_id, reason}`)."
     groups = defaultdict(list)
@@ -79,7 +80,7 @@ def exact_dedup(records:Iterable[dict], keep_rule:str='stars,updated,length', le
             if ledger is not None: ledger.drop('exact_duplicate', example=f"{r['id']} = {best['id']}")
     return sorted(kept, key=lambda r: r['id']), dropped
 
-# %% ../nbs/02_dedup.ipynb #c25e48d3
+# %% ../nbs/02_dedup.ipynb #110e8a06
 _BYTE_CLASS = np.array([0 if c in b' \t\n\r\x0b\x0c' else 1 if c >= 0x80 or chr(c).isalnum() or c == 0x5F else 2
                         for c in range(256)], dtype=np.uint8)  # 0 space, 1 word, 2 symbol
 _TOKEN_RE = re.compile(rb"[A-Za-z0-9_\x80-\xff]+|[^A-Za-z0-9_\x80-\xff \t\n\r\x0b\x0c]")
@@ -147,7 +148,7 @@ def shingle_hashes(text:str, ngram:int=5) -> np.ndarray:
     "Sorted unique 32-bit hashes of the `ngram`-token shingles of `text`: its shingle set (empty without tokens)."
     return np.unique(gram_hashes(token_hashes(text), ngram))
 
-# %% ../nbs/02_dedup.ipynb #64abe0c5
+# %% ../nbs/02_dedup.ipynb #2d65799f
 def _fmix32(h:np.ndarray) -> np.ndarray:
     "MurmurHash3's 32-bit finaliser (datasketch's affine32 pre-mix), on a uint32 array."
     h = h ^ (h >> np.uint32(16)); h = h * np.uint32(0x85EBCA6B)
@@ -182,7 +183,7 @@ def to_minhash(sig:np.ndarray, perms:np.ndarray, seed:int=1):
     from datasketch import MinHash
     return MinHash(seed=seed, hashvalues=sig, permutations=perms, scheme='affine32')
 
-# %% ../nbs/02_dedup.ipynb #36989b2f
+# %% ../nbs/02_dedup.ipynb #70667cf1
 def candidate_probability(s:float, bands:int, rows:int) -> float:
     "Chance that two files of Jaccard `s` share a bucket in at least one of `bands` bands of `rows` rows."
     return 1 - (1 - s ** rows) ** bands
@@ -203,19 +204,12 @@ def lsh_params(threshold:float=0.7, num_perm:int=128, candidate_recall:float|Non
         if candidate_probability(threshold, num_perm // r, r) >= candidate_recall: return num_perm // r, r
     return num_perm, 1
 
-# %% ../nbs/02_dedup.ipynb #fa3a303c
-_FORKED = [None]  # the function `fork_map`'s forked workers call
-
-def _call_forked(i): return _FORKED[0](i)
-
+# %% ../nbs/02_dedup.ipynb #5c70426c
 def fork_map(fn:Callable, n:int, workers:int=1) -> list:
-    "`[fn(i) for i in range(n)]` on `workers` forked processes (they inherit `fn` and its data: only `i` and results are pickled)."
-    if workers <= 1 or n <= 1: return [fn(i) for i in range(n)]
+    "`[fn(i) for i in range(n)]` on `workers` forked processes (chapter 01's `parallel_map`: they inherit `fn` and its data, only `i` and results are pickled)."
     import multiprocessing as mp
-    if 'fork' not in mp.get_all_start_methods(): return [fn(i) for i in range(n)]  # no fork on this OS: one process
-    import wizardlearner.dedup as lib  # the installed module: `_call_forked` pickles by name wherever this runs
-    lib._FORKED[0] = fn
-    with mp.get_context('fork').Pool(min(workers, n)) as pool: return pool.map(lib._call_forked, range(n), chunksize=1)
+    if 'fork' not in mp.get_all_start_methods(): workers = 1  # no fork on this OS: `fn` is a closure, so one process
+    return list(parallel_map(fn, range(n), min(workers, n), chunksize=1))
 
 def signature_shard(texts:list[str], perms:np.ndarray, ngram:int=5) -> tuple[np.ndarray, np.ndarray]:
     "One signature job: MinHash signatures (len(texts) x num_perm, uint32) and code-token counts of `texts`."
@@ -255,7 +249,7 @@ def read_signature_shards(paths:Iterable[Path|str]) -> tuple[np.ndarray, np.ndar
                          "a shard job is missing or ran twice; rerun the missing shards.")
     return np.concatenate([z['sigs'] for z in parts])[order], np.concatenate([z['n_tokens'] for z in parts])[order]
 
-# %% ../nbs/02_dedup.ipynb #f17c5c90
+# %% ../nbs/02_dedup.ipynb #3dd6b679
 class UnionFind:
     "Disjoint sets over 0..n-1 with path halving; `find` gives a set's smallest member."
     def __init__(self, n:int): self.parent = list(range(n))
@@ -309,7 +303,7 @@ def cluster_pairs(n:int, pairs:Iterable[tuple[int, int]]) -> list[list[int]]:
     for i in range(n): clusters[uf.find(i)].append(i)
     return list(clusters.values())
 
-# %% ../nbs/02_dedup.ipynb #4b199bbe
+# %% ../nbs/02_dedup.ipynb #bbe88899
 def near_duplicate_pairs(sigs:np.ndarray, texts:list[str], cfg:DedupConfig) -> tuple[dict[tuple[int, int], float], dict]:
     "The merge step up to the pairs: LSH candidates of `sigs` (files without tokens never pair), verified by `cfg.verify`; and stats."
     b, r = lsh_params(cfg.threshold, sigs.shape[1], cfg.candidate_recall, cfg.bands, cfg.rows)
@@ -351,7 +345,7 @@ def near_dedup(records:list[dict], cfg:DedupConfig, ledger:Ledger|None=None, wor
                  cluster_sizes=Counter(len(m) for m in clusters), pairs=pairs, n_tokens=ntok, sigs=sigs)
     return sorted(kept, key=lambda r: r['id']), sorted(dropped, key=lambda d: d['id']), stats
 
-# %% ../nbs/02_dedup.ipynb #28aaea68
+# %% ../nbs/02_dedup.ipynb #27f68c9d
 _KEYWORDS = set('False None True and as assert async await break class continue def del elif else except finally for from '
                 'global if import in is lambda nonlocal not or pass raise return self try while with yield'.split())
 
@@ -369,7 +363,7 @@ def near_copy(text:str, rng:random.Random, renames:int=1, edits:int=3) -> str:
     lines = [l.replace('    ', '\t') if rng.random() < 0.5 else l + ' ' for l in lines]  # whitespace only: no shingle changes
     return '\n'.join(lines) + '\n\n'
 
-# %% ../nbs/02_dedup.ipynb #11ef0708
+# %% ../nbs/02_dedup.ipynb #7e7bc3ac
 def exact_jaccard_pairs(sets:list[np.ndarray], threshold:float) -> dict[tuple[int, int], float]:
     "Every pair `(i, j)`, i < j, of shingle sets (sorted unique arrays) with exact Jaccard >= `threshold`, with its Jaccard."
     import scipy.sparse as sp  # one sparse product gives all pairs' intersections
@@ -390,7 +384,7 @@ def pair_quality(found:Iterable[tuple[int, int]], truth:Iterable[tuple[int, int]
     return dict(true_pairs=len(truth), found_pairs=len(found), true_positives=tp,
                 recall=round(tp / len(truth), 4) if truth else 1.0, precision=round(tp / len(found), 4) if found else 1.0)
 
-# %% ../nbs/02_dedup.ipynb #613e615b
+# %% ../nbs/02_dedup.ipynb #78179386
 def _shingle_sets(texts:list[str], ngram:int, workers:int=1) -> list[np.ndarray]:
     "Shingle sets of `texts` on `workers` processes."
     bounds = shard_bounds(len(texts), 4 * max(workers, 1))
@@ -438,7 +432,7 @@ QUALITY_VARIANTS = {  # what the chapter compares, as overrides of the run's con
     'OpenCoder 2048 perms, 16 x 128':      dict(num_perm=2048, bands=16, rows=128, verify='none'),
 }
 
-# %% ../nbs/02_dedup.ipynb #10539a04
+# %% ../nbs/02_dedup.ipynb #b1c5598f
 def _datasketch_shingles(text:str, ngram:int=5) -> set[bytes]:
     "The `ngram`-shingles of `text` as datasketch tutorials make them: joined code tokens, as bytes."
     toks = code_tokens(text)
@@ -508,7 +502,7 @@ def benchmark_table(res:dict) -> str:
         lines.append(f"{k:28s} {res['signature'][k]:18,.0f} {res['signature'][k] / b1:6.1f} {res['end_to_end'][k]:18,.0f} {res['end_to_end'][k] / b2:6.1f}")
     return '\n'.join(lines)
 
-# %% ../nbs/02_dedup.ipynb #3807dedc
+# %% ../nbs/02_dedup.ipynb #5d3d1541
 def repo_documents(records:Iterable[dict]) -> list[dict]:
     "One record per repository: its files' contents joined in path order, with the ids of its files (`file_ids`)."
     by = defaultdict(list)
