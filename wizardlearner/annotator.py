@@ -6,7 +6,7 @@ Docs: https://wizardlearner.github.io/wizardlearner/annotator.html.md"""
 
 # %% ../nbs/03_annotator.ipynb #8a655140
 from __future__ import annotations
-import dataclasses, importlib, json, math, os, time
+import dataclasses, importlib, json, math, os, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from tqdm.auto import tqdm
 from .core import (Ledger, get_logger, get_preset, load_humaneval, read_jsonl, require_manifest,
                                 save_figure, seed_everything, sha256_text, stage_config, stage_dir, write_data_card,
-                                write_jsonl, write_manifest, benchmark_result)
+                                write_jsonl, write_manifest, benchmark_result, cpu_has_native_bf16)
 
 # %% auto #0
 __all__ = ['VARIANTS', 'VALIDATION_SETS', 'PACKAGED_EMBEDDERS', 'THROUGHPUT_BASELINE', 'AnnotatorConfig', 'embedder_path',
@@ -36,7 +36,7 @@ class AnnotatorConfig:
     "How the quality annotator is trained, validated and used to select the high-quality set (Arctic-SnowCoder, arXiv 2409.02326)."
     # the embedder and what it reads
     embedder: str = 'Snowflake/snowflake-arctic-embed-m'  # sentence embedder under the head (Arctic's); smoke/tiny presets: 'all-MiniLM-L6-v2' (packaged, offline)
-    max_files: int|None = None      # files to score, a deterministic sample of the dedup set (None: all); smoke preset 1200
+    max_files: int|None = None      # files to score, a deterministic sample of the dedup set (None: all); smoke preset 500
     chunk_len: int|None = None      # tokens per chunk incl. special tokens; None: the embedder's max length (Arctic 512; MiniLM 256)
     batch_size: int = 16            # chunks per forward pass (8-16 is fastest on a 2-core CPU; larger on GPU)
     score_block: int = 2048         # files embedded and scored per block after training (bounds memory at any corpus size)
@@ -52,7 +52,8 @@ class AnnotatorConfig:
     # validation (Arctic Fig. 2) and the choice of variant
     validation: tuple = VALIDATION_SETS  # benchmarks whose solutions are the ROC-AUC positives (Arctic: code benchmarks' solutions)
     variant: str = 'auto'           # head that scores the corpus: 'auto' (highest ROC-AUC, Arctic Fig. 2) or 'hq' | 'ins' | 'hqins'
-    variant_tie: float = 0.005      # ROC-AUCs this close count as a tie (ours: ~1 SE of an AUC on 164 vs 300 items is ~0.01)
+    variant_tie: float = 0.01       # ROC-AUCs this close count as a tie (ours: one AUC on 164 vs 300 items has SE ~0.02,
+                                    # Hanley & McNeil 1982; two heads on the same items differ by less: half of it)
     variant_preference: tuple = ('hqins', 'ins', 'hq')  # tie order: Arctic's downstream ranking (HumanEval 22.0 / 21.3 / 19.5)
     choose_by: str = 'length_matched'  # which ROC-AUC picks the head: 'length_matched' (negatives cut to solution length; ours,
                                     # since length alone scores ~0.95 on Arctic's protocol here) or 'files' (Arctic Fig. 2 as published)
@@ -62,14 +63,14 @@ class AnnotatorConfig:
     token_budget: int|None = None   # optional cap on HQ tokens, split over languages by their token share (Arctic: 12.5B)
     repeats: int = 4                # how often the next phase repeats the HQ set (Arctic: 4 x 12.5B best, HumanEval 26.2 vs 17.4 at 1 x 50B)
     # the data's shape (OpenCoder Fig. 3)
-    map_files: int = 2000           # scored files whose embeddings are kept for the map (a deterministic sample; smoke keeps all 1,200)
+    map_files: int = 2000           # scored files whose embeddings are kept for the map (a deterministic sample; smoke keeps all it scores)
     tsne_points: int = 1000         # at most this many points go into t-SNE (Barnes-Hut, O(n log n); ~5 s for 1,000 on 2 cores)
     tsne_perplexity: float = 30.0   # t-SNE perplexity (van der Maaten & Hinton 2008: 5-50; scikit-learn's default 30)
     outlier_neighbors: int = 20     # LocalOutlierFactor neighbours (Breunig et al. 2000 and scikit-learn's default: 20)
     outlier_share: float = 0.05     # the most isolated share of files marked as outliers (ours: OpenCoder's Fig. 3 shows outliers, no share)
     # speed
-    bench_chunks: int = 96          # chunks (a seeded sample of the training stream) timed by the embedding benchmark (ours)
-    bench_rounds: int = 2           # interleaved timing rounds, best per method (timeit's rule); ~12 s in all on 2 cores
+    bench_chunks: int = 32          # chunks (a seeded sample of the training stream) timed by the embedding benchmark (ours)
+    bench_rounds: int = 2           # interleaved timing rounds, best per method (timeit's rule); ~6 s in all on 2 cores (AVX2, float32)
     seed: int = 0                   # sampling of scored files, instructions, folds, benchmark chunks, t-SNE
 
     def __post_init__(self):
@@ -109,17 +110,19 @@ def _st_file(path:str, name:str) -> dict:
         return json.loads(Path(hf_hub_download(path, name)).read_text())
     except Exception: return {}
 
-def _cpu_has_bf16() -> bool:
-    "Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 autocast is slower than float32."
-    try: flags = Path('/proc/cpuinfo').read_text()
-    except OSError: return False
-    return ' avx512_bf16' in flags or ' amx_bf16' in flags
-
 def _compute_dtype(dtype:str, device:torch.device) -> torch.dtype:
-    if dtype not in ('auto', 'bfloat16', 'float32'): raise ValueError(f"dtype={dtype!r}: choose 'auto', 'bfloat16' or 'float32'.")
+    if dtype not in ('auto', 'bfloat16', 'float32', 'int8'): raise ValueError(f"dtype={dtype!r}: choose 'auto', 'bfloat16', 'float32' or 'int8'.")
+    if dtype == 'int8':
+        if device.type != 'cpu': raise ValueError("dtype='int8' (dynamic int8 Linear layers) runs on the CPU only; use 'auto' on a GPU.")
+        return torch.qint8
     if dtype != 'auto': return getattr(torch, dtype)
     if device.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    return torch.bfloat16 if device.type == 'cpu' and _cpu_has_bf16() else torch.float32
+    return torch.bfloat16 if device.type == 'cpu' and cpu_has_native_bf16() else torch.float32
+
+def _autocast(emb) -> torch.autocast:
+    "Autocast to the embedder's compute dtype where it is a float type other than float32 (int8 layers need none)."
+    return torch.autocast(emb.device.type, dtype=emb.dtype if emb.dtype in (torch.bfloat16, torch.float16) else torch.float32,
+                          enabled=emb.dtype in (torch.bfloat16, torch.float16))
 
 @dataclass
 class Embedder:
@@ -129,7 +132,7 @@ class Embedder:
     tokenizer: Any             # its fast tokenizer
     pooling: str               # 'mean' (over real tokens) or 'cls'
     max_len: int               # longest input in tokens, special tokens included
-    dtype: torch.dtype         # autocast compute dtype
+    dtype: torch.dtype         # compute dtype: float32, bfloat16 (autocast) or qint8 (dynamic int8 Linear layers)
     @property
     def dim(self) -> int: return self.model.config.hidden_size
     @property
@@ -152,7 +155,13 @@ def load_embedder(name:str, device:str|None=None, dtype:str='auto') -> Embedder:
     pooling = 'cls' if _st_file(path, f'{pool_dir}/config.json').get('pooling_mode_cls_token') else 'mean'
     max_len = _st_file(path, 'sentence_bert_config.json').get('max_seq_length') or \
               min(tok.model_max_length, getattr(model.config, 'max_position_embeddings', 512))
-    return Embedder(name, model, tok, pooling, int(max_len), _compute_dtype(dtype, dev))
+    dt = _compute_dtype(dtype, dev)
+    if dt == torch.qint8:   # weights int8 per output channel, activations quantized per batch (fbgemm / oneDNN kernels)
+        from torch.ao.quantization import quantize_dynamic, per_channel_dynamic_qconfig
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')   # the eager-mode API's note about moving to torchao
+            model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    return Embedder(name, model, tok, pooling, int(max_len), dt)
 
 # %% ../nbs/03_annotator.ipynb #1f9ca66f
 def chunk_spans(n_tokens:int, body:int) -> list[tuple[int, int]]:
@@ -184,7 +193,7 @@ def embed_texts(texts:Sequence[str], emb:Embedder, batch_size:int=16, max_len:in
     ids = emb.tokenizer(list(texts), truncation=True, max_length=max_len or emb.max_len, verbose=False)['input_ids']
     order = np.argsort([-len(x) for x in ids], kind='stable')  # longest first: an out-of-memory shows at once
     dev = emb.device
-    with torch.inference_mode(), torch.autocast(dev.type, dtype=emb.dtype, enabled=emb.dtype != torch.float32):
+    with torch.inference_mode(), _autocast(emb):
         for s in tqdm(range(0, len(order), batch_size), desc=desc, disable=None if desc else True, mininterval=5):
             idx = order[s:s + batch_size]
             batch = emb.tokenizer.pad({'input_ids': [ids[i] for i in idx]}, return_tensors='pt').to(dev)
@@ -233,7 +242,7 @@ def _loop_embed(texts:Sequence[str], emb:Embedder, batch_size:int, max_len:int, 
     "The first-draft loop: batches in input order, each padded to its longest text; autograd on when `grad`."
     out, dev = [], emb.device
     ctx = torch.enable_grad() if grad else torch.inference_mode()
-    with ctx, torch.autocast(dev.type, dtype=emb.dtype, enabled=emb.dtype != torch.float32):
+    with ctx, _autocast(emb):
         for s in range(0, len(texts), batch_size):
             batch = emb.tokenizer(list(texts[s:s + batch_size]), padding=True, truncation=True, max_length=max_len,
                                   return_tensors='pt', verbose=False).to(dev)

@@ -10,11 +10,11 @@ import argparse, json, os, sys, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings,
-                                 read_manifest, report_dir, nbs_dir, PRESETS)
+                                 read_manifest, report_dir, nbs_dir, PRESETS, machine_line)
 
 # %% auto #0
-__all__ = ['select_stages', 'is_up_to_date', 'ChapterRun', 'CookError', 'run_chapter', 'write_report', 'cook', 'render_readme',
-           'chapter_script', 'launch_chapter', 'main']
+__all__ = ['select_stages', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel', 'run_chapter', 'time_table', 'write_report',
+           'cook', 'render_readme', 'chapter_script', 'launch_chapter', 'main']
 
 # %% ../nbs/09_cook.ipynb #61410a80
 def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
@@ -54,7 +54,34 @@ def _source_index(notebook:Path, source:str, default:int) -> int:
     cells = nbformat.read(notebook, as_version=4).cells
     return next((i for i, c in enumerate(cells) if c.source == source), default)
 
-def run_chapter(preset:Preset, stage:str, overrides:dict, settings:Settings, log_output:bool=False) -> ChapterRun:
+class BookKernel:
+    "One Python kernel for a whole cook: started on first use, its namespace wiped before each chapter (imported modules stay)."
+    RESET = "get_ipython().run_line_magic('reset', '-f')\nimport gc as _gc; _gc.collect(); del _gc"
+    def __init__(self, cwd:Path, kernel_name:str='python3'): self.cwd, self.kernel_name, self.km = Path(cwd), kernel_name, None
+
+    def fresh(self):
+        "The kernel manager with an empty namespace: a new kernel on first use (or after one died), else the old one reset."
+        from jupyter_client.manager import KernelManager
+        if self.km is None or not self.km.is_alive():
+            self.close()
+            self.km = KernelManager(kernel_name=self.kernel_name); self.km.start_kernel(cwd=str(self.cwd))
+        kc = self.km.blocking_client(); kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            r = kc.execute_interactive(self.RESET, timeout=120, output_hook=lambda msg: None)
+            if r['content']['status'] != 'ok': raise CookError(f"Could not reset the book's kernel: {r['content'].get('evalue')}")
+        finally: kc.stop_channels()
+        return self.km
+
+    def close(self):
+        "Shut the kernel down (a no-op when none was started)."
+        if self.km is not None and self.km.has_kernel:
+            try: self.km.shutdown_kernel(now=True)
+            except Exception: pass
+        self.km = None
+
+def run_chapter(preset:Preset, stage:str, overrides:dict, settings:Settings, log_output:bool=False,
+                kernel:BookKernel|None=None) -> ChapterRun:
     "Execute one chapter notebook with papermill into `reports/<preset>/`; raise `CookError` on failure."
     import papermill as pm
     ch = next(c for c in CHAPTERS if c.stage == stage)
@@ -64,7 +91,7 @@ def run_chapter(preset:Preset, stage:str, overrides:dict, settings:Settings, log
     try:
         pm.execute_notebook(str(src), str(out), parameters=dict(preset=preset.name, overrides=overrides),
                             cwd=str(src.parent), progress_bar=False, log_output=log_output, kernel_name='python3',
-                            language='python')
+                            language='python', **(dict(km=kernel.fresh()) if kernel else {}))
     except pm.PapermillExecutionError as e:
         first = next((l for l in e.source.splitlines() if l.strip() and not l.startswith('#|')), '').strip()
         raise CookError(f"Chapter {stage!r} ({ch.notebook}) failed in cell {_source_index(src, e.source, e.cell_index)} "
@@ -83,6 +110,24 @@ def _fmt(v) -> str:
     if isinstance(v, dict): return ', '.join(f"{k}: {_fmt(x)}" for k, x in v.items())
     if isinstance(v, (list, tuple)): return ', '.join(_fmt(x) for x in v)
     return str(v)
+
+def time_table(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]|None=None) -> list[str]:
+    "Markdown lines of the 'Time per chapter' table: seconds in this cook and in each Run section, and the machine they ran on."
+    ran = {r.stage: r for r in runs or [] if r.status == 'ran'}
+    rows, machines, tot_cook, tot_run = [], {}, 0.0, 0.0
+    for ch in CHAPTERS:
+        m = read_manifest(preset, ch.stage, settings) or {}
+        if not m and ch.stage not in ran: continue
+        host = m.get('host', {}); line = machine_line(host) if host.get('kind') else host.get('platform', '?')
+        mid = machines.setdefault(line, len(machines) + 1)
+        r = ran.get(ch.stage); tot_cook += r.seconds if r else 0; tot_run += m.get('wall_time_s', 0)
+        rows.append(f"| {ch.stage} | {f'{r.seconds:.0f}' if r else 'skipped'} | {m.get('wall_time_s', 0):.0f} | {mid} |")
+    if not rows: return []
+    head = ['', '## Time per chapter', '', 'Seconds; "this cook" counts the kernel start, lesson cells and Run section of each '
+            'chapter that ran, "run section" is the stage\'s own wall time from its manifest. Measured on: '
+            + '; '.join(f"({i}) {l}" for l, i in machines.items()) + '.', '',
+            '| stage | this cook (s) | run section (s) | machine |', '|---|---:|---:|---:|']
+    return head + rows + [f"| **total** | {tot_cook:.0f} | {tot_run:.0f} | |"]
 
 def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]|None=None) -> Path:
     "Write `reports/<preset>/REPORT.md` from the stages' manifests."
@@ -120,6 +165,7 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
             for meth, r in b['results'].items():
                 tag = ' (baseline)' if meth == b['baseline'] else ''
                 lines.append(f"| {stage} | {b['name']} | {meth}{tag} | {_fmt(r['value'])} {b['unit']} | {r['x_baseline']:.2f} | `{b['script']}` |")
+    lines += time_table(preset, settings, runs)
     if runs:
         lines += ['', 'This cook: ' + ', '.join(f"{r.stage} {r.status}" + (f" ({r.seconds:.0f} s)" if r.status == 'ran' else '')
                                            for r in runs) + '.']
@@ -129,7 +175,7 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
 
 # %% ../nbs/09_cook.ipynb #bc3bf2d2
 def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, overrides:dict|None=None,
-         settings:Settings|None=None, echo=print) -> list[ChapterRun]:
+         settings:Settings|None=None, echo=print, fresh_kernels:bool=False) -> list[ChapterRun]:
     "Run the book's chapters for `preset` in order, skipping up-to-date ones; write REPORT.md; raise `CookError` on a failure."
     settings = settings or get_settings()
     overrides = overrides or {}
@@ -139,6 +185,7 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     stages = select_stages(only, from_)
     runs, t_all = [], time.time()
+    kernel = None if fresh_kernels else BookKernel(nbs_dir(settings))   # one kernel for every chapter of this cook
     echo(f"cook --preset {P.name}: {len(stages)} chapter(s), runs in {settings.runs_dir/P.name}, reports in {report_dir(P, settings)}")
     try:
         for i, stage in enumerate(stages, 1):
@@ -147,12 +194,13 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
                 runs.append(ChapterRun(stage, 'skipped', reason=why)); echo(f"[{i}/{len(stages)}] {stage:<10} skipped ({why})")
                 continue
             echo(f"[{i}/{len(stages)}] {stage:<10} running ({'forced' if force else why}) ...")
-            try: r = run_chapter(P, stage, overrides, settings)
+            try: r = run_chapter(P, stage, overrides, settings, kernel=kernel)
             except CookError as e:
                 runs.append(ChapterRun(stage, 'failed', reason=str(e)))
                 echo(f"[{i}/{len(stages)}] {stage:<10} FAILED"); raise
             runs.append(r); echo(f"[{i}/{len(stages)}] {stage:<10} done in {r.seconds:.1f} s")
     finally:
+        if kernel: kernel.close()
         rp = write_report(P, settings, runs)
         (report_dir(P, settings)/'cook_status.json').write_text(json.dumps([r.__dict__ for r in runs], indent=1))
         echo(f"report card: {rp}  (total {time.time() - t_all:.1f} s)")
@@ -217,6 +265,7 @@ def main(argv:list[str]|None=None) -> int:
     c.add_argument('--only', default=None, help='comma-separated stages to run')
     c.add_argument('--from', dest='from_', default=None, help='run this stage and every later one')
     c.add_argument('--force', action='store_true', help='rerun chapters even when up to date')
+    c.add_argument('--fresh-kernels', action='store_true', help='a new kernel per chapter (default: one kernel, reset between chapters)')
     c.add_argument('--set', dest='sets', action='append', default=[], metavar='STAGE.FIELD=VALUE', help='override a preset field')
     sub.add_parser('presets', help='list the presets')
     sub.add_parser('readme', help='render README.md from nbs/index.ipynb')
@@ -238,7 +287,8 @@ def main(argv:list[str]|None=None) -> int:
     if a.cmd == 'launch':
         launch_chapter(a.stage, a.preset or get_settings().default_preset, overrides)
         return 0
-    try: cook(a.preset or get_settings().default_preset, only=a.only, from_=a.from_, force=a.force, overrides=overrides)
+    try: cook(a.preset or get_settings().default_preset, only=a.only, from_=a.from_, force=a.force, overrides=overrides,
+              fresh_kernels=a.fresh_kernels)
     except (CookError, KeyError, ValueError) as e:
         print(f"\nwizardlearner cook: {e}", file=sys.stderr); return 1
     return 0

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 # %% auto #0
-__all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'repo_root', 'Settings', 'get_settings', 'Preset', 'get_preset', 'stage_config',
-           'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text', 'config_hash',
-           'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'load_humaneval', 'nbs_dir',
+__all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'repo_root', 'Settings', 'get_settings', 'Preset', 'get_preset',
+           'stage_config', 'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text',
+           'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'load_humaneval',
+           'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line', 'nbs_dir',
            'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'chapter_sources',
            'chapter_fingerprint', 'benchmark_result', 'write_manifest', 'write_data_card', 'save_figure',
            'seed_everything', 'get_logger']
@@ -85,16 +86,17 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     'smoke': Preset('smoke', 'The whole book on a 2-core CPU, offline, in minutes: the installed Python source as '
                     'the corpus, a ~1M-parameter model, all-MiniLM-L6-v2 as the embedder.', seed=0,
+        # sized so the whole book cooks in <= 10 min on 2 AVX2-only cores: benchmarks/cook_time.py --emulate-avx2
         corpus=dict(source='local', max_files=3000, max_files_per_repo=400),
         dedup=dict(num_perm=128),
-        annotator=dict(embedder='all-MiniLM-L6-v2', max_files=1200),
+        annotator=dict(embedder='all-MiniLM-L6-v2', max_files=500),
         pretrain=dict(vocab_size=4096, hidden_size=128, intermediate_size=384, num_hidden_layers=4,
                       num_attention_heads=4, num_key_value_heads=2, seq_len=256, batch_size=8, grad_accum=1,
-                      max_steps=150, warmup_steps=15, peak_lr=3e-3),
-        anneal=dict(decay_steps=50, batch_size=8),
+                      max_steps=120, warmup_steps=12, peak_lr=3e-3, tokenizer_max_files=1000),
+        anneal=dict(decay_steps=30, batch_size=8),
         sft=dict(stage1_steps=40, stage2_steps=30, batch_size=8),
-        dpo=dict(max_pairs=48, steps=24, batch_size=4),
-        eval=dict(max_problems=164, max_new_tokens=96, batch_size=32)),
+        dpo=dict(max_pairs=24, steps=16, batch_size=4),
+        eval=dict(max_problems=164, max_new_tokens=64, batch_size=32)),
     'tiny': Preset('tiny', 'One GPU, about an hour: the local corpus at full size, a ~40M-parameter model.', seed=0,
         corpus=dict(source='local', max_files=60000, max_files_per_repo=5000),
         dedup=dict(num_perm=256),
@@ -293,6 +295,56 @@ def load_humaneval(max_problems:int|None=None) -> list[dict]:
         probs = [json.loads(l) for l in f if l.strip()]
     return probs[:max_problems] if max_problems else probs
 
+# %% ../nbs/00_core.ipynb #daa3b7d4
+AVX2_ONLY_ENV = {'ATEN_CPU_CAPABILITY': 'avx2',          # torch's own vectorised kernels (softmax, norms, elementwise)
+                 'ONEDNN_MAX_CPU_ISA': 'AVX2',           # oneDNN: bf16 and int8 matmuls, convolutions
+                 'MKL_ENABLE_INSTRUCTIONS': 'AVX2',      # MKL: the float32 GEMMs of every Linear layer
+                 'FBGEMM_ENABLE_INSTRUCTIONS': 'AVX2'}   # fbgemm: dynamically quantized int8 Linear layers
+_FLAGS_THAT_MATTER = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
+_BELOW_AVX512 = {'avx2', 'avx', 'sse41', 'sse4_1', 'default'}
+
+def cpu_flags() -> set[str]:
+    "The CPU's feature flags as /proc/cpuinfo lists them (empty where there is no such file)."
+    try: text = Path('/proc/cpuinfo').read_text()
+    except OSError: return set()
+    return set(next((l for l in text.splitlines() if l.startswith('flags')), '').partition(':')[2].split())
+
+def isa_cap(env:dict|None=None) -> str|None:
+    "The instruction-set cap the environment puts on the math libraries ('avx2' when any of them is held at AVX2 or below), else None."
+    env = os.environ if env is None else env
+    return 'avx2' if any(env.get(k, '').lower() in _BELOW_AVX512 for k in (*AVX2_ONLY_ENV, 'DNNL_MAX_CPU_ISA')) else None
+
+def cpu_has_native_bf16(flags:set|None=None, env:dict|None=None) -> bool:
+    "Whether bfloat16 matmuls run natively on this CPU (AVX512-BF16 or AMX, not capped); elsewhere bf16 autocast is slower than float32."
+    flags = cpu_flags() if flags is None else flags
+    return bool(flags & {'avx512_bf16', 'amx_bf16'}) and isa_cap(env) is None
+
+# %% ../nbs/00_core.ipynb #193b390b
+def cpu_kind(flags:set|None=None, env:dict|None=None) -> str:
+    "A one-word class of this CPU for the book's timings: 'amx', 'avx512-bf16', 'avx512', 'avx2', or 'avx2 (emulated)' under a cap."
+    flags = cpu_flags() if flags is None else flags
+    if isa_cap(env): return 'avx2 (emulated)' if 'avx512f' in flags else 'avx2'
+    for kind, flag in (('amx', 'amx_bf16'), ('avx512-bf16', 'avx512_bf16'), ('avx512', 'avx512f'), ('avx2', 'avx2')):
+        if flag in flags: return kind
+    return 'pre-avx2' if flags else 'unknown'
+
+def machine_info() -> dict:
+    "The machine a time is measured on: CPU model, cores, the flags that matter, its kind, the ISA cap in effect, torch's kernels."
+    model = ''
+    try: model = next((l.partition(':')[2].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name')), '')
+    except OSError: pass
+    flags = cpu_flags()
+    d = dict(cpu=model or platform.processor() or platform.machine(), cpus=os.cpu_count(), kind=cpu_kind(flags),
+             flags=[f for f in _FLAGS_THAT_MATTER if f in flags], isa_cap=isa_cap(), platform=platform.platform())
+    if 'torch' in sys.modules:   # never imported for this: core stays light
+        import torch; d.update(torch_cpu_capability=torch.backends.cpu.get_cpu_capability(), torch_threads=torch.get_num_threads())
+    return d
+
+def machine_line(m:dict|None=None) -> str:
+    "The machine in words, for a table caption: model, cores, kind and flags."
+    m = m or machine_info()
+    return f"{m.get('cpu', '?')}, {m.get('cpus', '?')} cores, {m.get('kind', '?')} ({' '.join(m.get('flags', [])) or 'no listed flags'})"
+
 # %% ../nbs/00_core.ipynb #d0f6a6aa
 def nbs_dir(settings:Settings|None=None) -> Path:
     "The folder of the chapter notebooks."
@@ -360,7 +412,7 @@ def benchmark_result(name:str, unit:str, baseline:str, results:dict, script:str,
     if not base > 0: raise ValueError(f"Benchmark {name!r}: baseline {baseline!r} measured {base} {unit}; a ratio needs a positive baseline.")
     return dict(name=name, unit=unit, baseline=baseline, script=script,
                 results={k: dict(value=round(float(v), 4), x_baseline=round(float(v)/base, 3)) for k, v in results.items()},
-                notes=notes, host=dict(cpus=os.cpu_count(), platform=platform.platform()))
+                notes=notes, host=machine_info())
 
 def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:Iterable[Ledger]=(),
                    summary:dict|None=None, outputs:dict|None=None, figures:Iterable[Path]=(),
@@ -379,7 +431,7 @@ def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:I
              outputs={k: str(v) for k, v in (outputs or {}).items()},
              figures=[str(Path(f).relative_to(report_dir(preset, settings))) if Path(f).is_relative_to(report_dir(preset, settings)) else str(f) for f in figures],
              summary=summary or {}, benchmarks=list(benchmarks), started=time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(started)),
-             wall_time_s=round(time.time() - started, 2), host=dict(platform=platform.platform(), cpus=os.cpu_count()),
+             wall_time_s=round(time.time() - started, 2), host=machine_info(),
              **(extra or {}))
     tmp = d/'manifest.json.tmp'
     tmp.write_text(json.dumps(m, indent=1, default=_jsonable))

@@ -115,7 +115,7 @@ class CorpusConfig:
     # --- resampling ---
     downsample: tuple = (('HTML', 0.5), ('Java', 0.5))  # OpenCoder down-sampled HTML and Java (to ~64 GB and ~200 GB); the fractions are ours
     workers: int = 2                        # processes for the filter stage (the machine has 2 cores)
-    bench_mb: float = 5.0                   # MB of read files the filter-speed benchmark runs on (smoke-sized)
+    bench_mb: float = 2.0                   # MB of read files the filter-speed benchmark runs on (smoke-sized)
 
 # %% ../nbs/01_corpus.ipynb #834ac415
 GLOB_OVERRIDES = {  # ambiguous pygments globs -> the lexer we pick (linguist's most common reading)

@@ -41,7 +41,7 @@ class DedupConfig:
     keep_rule: str = 'stars,updated,length'  # what the kept copy maximises, in order (OpenCoder: stars, then latest commit); ties: smallest id
     quality_sample: int = 3000    # files whose exact all-pairs Jaccard is the ground truth of recall / precision (all of smoke's)
     quality_min_pairs: int = 100  # if the sample holds fewer true pairs, near-copies are planted until it does (and the table says so)
-    bench_sample: int = 300       # files every method of the speed benchmark runs on (datasketch's per-token update: 55 docs/s in refs)
+    bench_sample: int = 150       # files every method of the speed benchmark runs on (datasketch's per-token update: 55 docs/s in refs)
 
 # %% ../nbs/02_dedup.ipynb #264ca530
 _KEYS = {'stars': lambda r: r.get('stars') if r.get('stars') is not None else -1,

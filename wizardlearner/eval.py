@@ -18,8 +18,8 @@ from .core import (get_preset, stage_config, seed_everything, stage_dir, require
 # %% auto #0
 __all__ = ['PYTHON_PATH_ENV', 'STOP_SEQUENCES', 'SPECIAL_STOPS', 'humaneval_programs', 'EvalConfig', 'SandboxResult',
            'sandbox_mode', 'run_sandboxed', 'run_many', 'truncate_at_stop', 'generate', 'pass_at_k', 'extract_code',
-           'prompt_preamble', 'humaneval_program', 'chat_prompt', 'syntax_error', 'run_programs', 'evaluate_humaneval',
-           'perplexity']
+           'prompt_preamble', 'humaneval_program', 'chat_prompt', 'syntax_error', 'run_programs',
+           'humaneval_completions', 'judge_humaneval', 'evaluate_humaneval', 'perplexity']
 
 # %% ../nbs/08_eval.ipynb #e84f78db
 @dataclass
@@ -289,24 +289,28 @@ def run_programs(programs:list[str], timeout_s:float=3.0, workers:int=2, **kw) -
     ran = iter(run_many([p for p, e in zip(programs, errs) if e is None], timeout_s=timeout_s, workers=workers, **kw))
     return [next(ran) if e is None else SandboxResult('failed', False, None, '', e, 0.0) for e in errs]
 
-def evaluate_humaneval(model, tokenizer, problems:list[dict], *,
-                       n_samples:int=1,        # completions per problem
-                       temperature:float=0.0,  # 0: greedy
-                       top_p:float=0.95,       # nucleus mass when sampling
-                       max_new_tokens:int=512, # generation budget per completion
-                       batch_size:int=16,      # sequences per generate call
-                       chat:bool=False,        # prompt in a ChatML user turn, answer is a whole function
-                       ks=(1, 10),             # pass@k reported for k <= n_samples
-                       timeout_s:float=3.0, memory_mb:int=1024, workers:int=2, seed:int=0) -> dict:
-    "HumanEval on `problems`: generate, run each program in the sandbox, per-problem results and mean pass@k."
+def humaneval_completions(model, tokenizer, problems:list[dict], *,
+                          n_samples:int=1,        # completions per problem
+                          temperature:float=0.0,  # 0: greedy
+                          top_p:float=0.95,       # nucleus mass when sampling
+                          max_new_tokens:int=512, # generation budget per completion
+                          batch_size:int=16,      # sequences per generate call
+                          chat:bool=False,        # prompt in a ChatML user turn, answer is a whole function
+                          seed:int=0) -> dict:
+    "The model's half of HumanEval: completions per problem, generation time, and how many prompts lost their start."
     t0 = time.time()
     prompts = [chat_prompt(p['prompt'].strip(), tokenizer) if chat else p['prompt'] for p in problems]
     comps = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, n=n_samples, temperature=temperature, top_p=top_p,
                      batch_size=batch_size, stop=[] if chat else STOP_SEQUENCES, seed=seed)
-    t1 = time.time()
     ctx = getattr(model.config, 'max_position_embeddings', None)  # longer prompts lose their start (see `generate`)
     n_trunc = sum(len(tokenizer(p)['input_ids']) > ctx - max_new_tokens for p in prompts) if ctx and ctx > max_new_tokens else 0
-    progs = [humaneval_program(p, c, chat) for p, cs in zip(problems, comps) for c in cs]
+    return dict(completions=comps, n_samples=n_samples, temperature=temperature, chat=chat, n_truncated=n_trunc, gen_s=round(time.time() - t0, 2))
+
+def judge_humaneval(problems:list[dict], gen:dict, ks=(1, 10), timeout_s:float=3.0, memory_mb:int=1024, workers:int=2) -> dict:
+    "The sandbox's half: run every completion of `gen` against its problem's tests; per-problem results and mean pass@k."
+    t1 = time.time()
+    comps, n_samples = gen['completions'], gen['n_samples']
+    progs = [humaneval_program(p, c, gen['chat']) for p, cs in zip(problems, comps) for c in cs]
     runs = iter(run_programs(progs, timeout_s=timeout_s, workers=workers, memory_mb=memory_mb))
     per = []
     for p, cs in zip(problems, comps):
@@ -315,9 +319,17 @@ def evaluate_humaneval(model, tokenizer, problems:list[dict], *,
                         statuses=[r.status for r in rs], errors=[r.stderr.strip().splitlines()[-1][:200] if r.stderr.strip() else '' for r in rs]))
     out = {f'pass@{k}': sum(pass_at_k(r['n'], r['c'], k) for r in per) / max(len(per), 1) for k in ks if k <= n_samples}
     statuses = [s for r in per for s in r['statuses']]
-    return dict(out, n_problems=len(per), n_samples=n_samples, temperature=temperature, chat=chat, n_truncated=n_trunc,
-                status_counts={s: statuses.count(s) for s in sorted(set(statuses))},
-                gen_s=round(t1 - t0, 2), exec_s=round(time.time() - t1, 2), problems=per)
+    return dict(out, n_problems=len(per), n_samples=n_samples, temperature=gen['temperature'], chat=gen['chat'],
+                n_truncated=gen['n_truncated'], status_counts={s: statuses.count(s) for s in sorted(set(statuses))},
+                gen_s=gen['gen_s'], exec_s=round(time.time() - t1, 2), problems=per)
+
+def evaluate_humaneval(model, tokenizer, problems:list[dict], *, n_samples:int=1, temperature:float=0.0, top_p:float=0.95,
+                       max_new_tokens:int=512, batch_size:int=16, chat:bool=False, ks=(1, 10),
+                       timeout_s:float=3.0, memory_mb:int=1024, workers:int=2, seed:int=0) -> dict:
+    "HumanEval on `problems`: generate (`humaneval_completions`), run each program in the sandbox (`judge_humaneval`)."
+    gen = humaneval_completions(model, tokenizer, problems, n_samples=n_samples, temperature=temperature, top_p=top_p,
+                                max_new_tokens=max_new_tokens, batch_size=batch_size, chat=chat, seed=seed)
+    return judge_humaneval(problems, gen, ks, timeout_s, memory_mb, workers)
 
 # %% ../nbs/08_eval.ipynb #c98ff827
 def perplexity(model, tokenizer, texts:list[str], seq_len:int=256, max_tokens:int=25_000, batch_size:int=8) -> dict:
