@@ -96,7 +96,7 @@ PRESETS: dict[str, Preset] = {
         anneal=dict(decay_steps=30, batch_size=8),
         sft=dict(stage1_steps=40, stage2_steps=30, batch_size=8),
         dpo=dict(max_pairs=24, steps=16, batch_size=4),
-        eval=dict(max_problems=164, max_new_tokens=64, batch_size=32)),
+        eval=dict(max_problems=164, max_new_tokens=64, batch_size=32, ppl_max_tokens=12_500)),
     'tiny': Preset('tiny', 'One GPU, about an hour: the local corpus at full size, a ~40M-parameter model.', seed=0,
         corpus=dict(source='local', max_files=60000, max_files_per_repo=5000),
         dedup=dict(num_perm=256),
