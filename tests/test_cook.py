@@ -107,3 +107,14 @@ def test_import_does_no_work(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout.split(maxsplit=1)[0] == '13' and p.stdout.strip().endswith('[] 1'), p.stdout
     assert [f for f in tmp_path.rglob('*')] == [], 'importing wizardlearner wrote files'
+
+
+@pytest.mark.parametrize('bad, says', [('pretrain.max_stpes=1', 'did you mean pretrain.max_steps?'),
+                                       ('corpus.max_files=abc', 'CorpusConfig.max_files wants int or None, got str')])
+def test_bad_override_fails_before_anything_runs(tmp_path, bad, says):
+    "A typo or a wrong type in --set exits 1 with one line naming the field, and writes nothing."
+    p = subprocess.run([str(Path(sys.executable).with_name('wizardlearner')), 'cook', '--preset', 'smoke', '--set', bad],
+                       cwd=ROOT, env=cook_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and says in p.stderr, p.stdout + p.stderr
+    assert [l for l in p.stderr.splitlines() if l.strip()] == [l for l in p.stderr.splitlines() if says in l]
+    assert not p.stdout and list(tmp_path.rglob('*')) == []

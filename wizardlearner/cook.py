@@ -6,15 +6,16 @@ Docs: https://wizardlearner.github.io/wizardlearner/cook.html.md"""
 
 # %% ../nbs/09_cook.ipynb #3250dd16
 from __future__ import annotations
-import argparse, json, os, sys, time, traceback
+import argparse, dataclasses, difflib, importlib, json, os, sys, time, traceback, types, typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings,
                                  read_manifest, report_dir, nbs_dir, PRESETS, machine_line)
 
 # %% auto #0
-__all__ = ['select_stages', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel', 'run_chapter', 'time_table', 'write_report',
-           'cook', 'render_readme', 'chapter_script', 'launch_chapter', 'main']
+__all__ = ['select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel',
+           'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'chapter_script', 'launch_chapter',
+           'main']
 
 # %% ../nbs/09_cook.ipynb #61410a80
 def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
@@ -25,6 +26,53 @@ def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
         if s not in names: raise ValueError(f"Unknown stage {s!r}: stages are {', '.join(names)}.")
     if only: return [s for s in names if s in only]
     return names[names.index(from_):] if from_ else names
+
+# %% ../nbs/09_cook.ipynb #fe3a4eb8
+def stage_config_class(stage:str) -> type:
+    "The config dataclass of `stage`: the `<Stage>Config` class defined in `wizardlearner.<stage>`."
+    if stage not in STAGES: raise ValueError(f"Unknown stage {stage!r}: stages are {', '.join(STAGES)}.")
+    mod = importlib.import_module(f'wizardlearner.{stage}')
+    for name, obj in vars(mod).items():
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == mod.__name__ and name.lower() == f'{stage}config':
+            return obj
+    raise LookupError(f"wizardlearner.{stage} defines no {stage.capitalize()}Config dataclass.")
+
+def _fits(value, hint) -> bool:
+    "Whether `value` has the annotated type `hint` (unions, None, int/float/bool/str, tuple/list/dict); other hints pass."
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType): return any(_fits(value, a) for a in args)
+    if hint is type(None): return value is None
+    if hint is bool: return isinstance(value, bool)
+    if hint is int: return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float: return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str: return isinstance(value, str)
+    if hint in (tuple, list) or origin in (tuple, list): return isinstance(value, (tuple, list))
+    if hint is dict or origin is dict: return isinstance(value, dict)
+    return True
+
+def _type_name(hint) -> str:
+    return ' or '.join(_type_name(a) for a in typing.get_args(hint)) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
+        else 'None' if hint is type(None) else getattr(hint, '__name__', str(hint))
+
+# %% ../nbs/09_cook.ipynb #3c57fda3
+def check_preset(preset:Preset) -> None:
+    "Build every stage's config from `preset` (fields and types checked); raise `ValueError` naming the first bad field."
+    for stage in STAGES:
+        vals = getattr(preset, stage)
+        if not vals: continue
+        cls = stage_config_class(stage)
+        names = [f.name for f in dataclasses.fields(cls)]
+        try: hints = typing.get_type_hints(cls)
+        except Exception: hints = {}
+        for k, v in vals.items():
+            if k not in names:
+                close = difflib.get_close_matches(k, names, n=3, cutoff=0.6)
+                raise ValueError(f"{stage}.{k}: {cls.__name__} has no field {k!r}; "
+                                 + (f"did you mean {' or '.join(f'{stage}.{c}' for c in close)}?" if close else f"its fields are {', '.join(names)}."))
+            if k in hints and not _fits(v, hints[k]):
+                raise ValueError(f"{stage}.{k}={v!r}: {cls.__name__}.{k} wants {_type_name(hints[k])}, got {type(v).__name__}.")
+        try: cls(**vals)   # the dataclass's own checks (__post_init__)
+        except (ValueError, TypeError) as e: raise ValueError(f"{stage}: {e}") from None
 
 # %% ../nbs/09_cook.ipynb #d475c7a9
 def is_up_to_date(preset:Preset, stage:str, settings:Settings|None=None) -> tuple[bool, str]:
@@ -180,6 +228,7 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
     settings = settings or get_settings()
     overrides = overrides or {}
     P = get_preset(preset, overrides)
+    check_preset(P)   # a typo or a wrong type fails here, before any chapter runs
     # torch's OpenMP threads spin while they wait; when anything else shares the cores (a sandbox worker, a second
     # job) that made training up to 25x slower here. PASSIVE waiting costs nothing measurable on an idle machine.
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -285,7 +334,10 @@ def main(argv:list[str]|None=None) -> int:
         if '=' not in s: ap.error(f"--set {s!r}: expected STAGE.FIELD=VALUE, e.g. pretrain.max_steps=300")
         k, v = s.split('=', 1); overrides[k] = _parse_value(v)
     if a.cmd == 'launch':
-        launch_chapter(a.stage, a.preset or get_settings().default_preset, overrides)
+        name = a.preset or get_settings().default_preset
+        try: check_preset(get_preset(name, overrides))
+        except (KeyError, ValueError) as e: print(f"wizardlearner launch: {e}", file=sys.stderr); return 1
+        launch_chapter(a.stage, name, overrides)
         return 0
     try: cook(a.preset or get_settings().default_preset, only=a.only, from_=a.from_, force=a.force, overrides=overrides,
               fresh_kernels=a.fresh_kernels)
