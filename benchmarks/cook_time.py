@@ -43,7 +43,7 @@ def main(argv=None) -> dict:
     ap.add_argument('--out', default=None, help='folder for the json/md results (default: reports/<preset>/timings)')
     ap.add_argument('--keep', default=None, help='cook into this folder and keep it (default: a temporary one)')
     a = ap.parse_args(argv)
-    from wizardlearner.core import AVX2_ONLY_ENV, STAGES, CHAPTERS, machine_info, machine_line
+    from wizardlearner.core import AVX2_ONLY_ENV, STAGES, CHAPTERS, get_settings, machine_line
 
     env = dict(os.environ, HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1', HF_DATASETS_OFFLINE='1', PYTHONUNBUFFERED='1')
     if a.emulate_avx2: env.update(AVX2_ONLY_ENV)
@@ -70,7 +70,7 @@ def main(argv=None) -> dict:
                share_of_budget=round(total/a.budget, 3), chapters=rows,
                date=time.strftime('%Y-%m-%d'), cook_stdout_tail=p.stdout[-1500:])
     kind = re.sub(r'[^a-z0-9]+', '-', m.get('kind', 'unknown').lower()).strip('-')
-    out = Path(a.out) if a.out else ROOT/'reports'/a.preset/'timings'
+    out = Path(a.out) if a.out else get_settings().reports_dir/a.preset/'timings'   # settings.ini's reports_dir
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# `cook --preset {a.preset}` from scratch: {total:.0f} s ({total/a.budget:.0%} of the {a.budget:.0f} s budget)", '',
           f"Machine: {res['machine_line']}" + (' (math libraries capped at AVX2 with `--emulate-avx2`)' if a.emulate_avx2 else ''),
