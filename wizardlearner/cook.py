@@ -6,16 +6,15 @@ Docs: https://wizardlearner.github.io/wizardlearner/cook.html.md"""
 
 # %% ../nbs/09_cook.ipynb #3250dd16
 from __future__ import annotations
-import argparse, dataclasses, difflib, importlib, json, os, sys, time, traceback, types, typing
+import argparse, dataclasses, importlib, json, os, sys, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings,
-                                 read_manifest, report_dir, nbs_dir, PRESETS, machine_line)
+                                 read_manifest, report_dir, nbs_dir, PRESETS, machine_line, stage_config)
 
 # %% auto #0
 __all__ = ['select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel',
-           'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'chapter_script', 'launch_chapter',
-           'main']
+           'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'launch_chapter', 'main']
 
 # %% ../nbs/09_cook.ipynb #61410a80
 def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
@@ -37,42 +36,11 @@ def stage_config_class(stage:str) -> type:
             return obj
     raise LookupError(f"wizardlearner.{stage} defines no {stage.capitalize()}Config dataclass.")
 
-def _fits(value, hint) -> bool:
-    "Whether `value` has the annotated type `hint` (unions, None, int/float/bool/str, tuple/list/dict); other hints pass."
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType): return any(_fits(value, a) for a in args)
-    if hint is type(None): return value is None
-    if hint is bool: return isinstance(value, bool)
-    if hint is int: return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float: return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str: return isinstance(value, str)
-    if hint in (tuple, list) or origin in (tuple, list): return isinstance(value, (tuple, list))
-    if hint is dict or origin is dict: return isinstance(value, dict)
-    return True
-
-def _type_name(hint) -> str:
-    return ' or '.join(_type_name(a) for a in typing.get_args(hint)) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
-        else 'None' if hint is type(None) else getattr(hint, '__name__', str(hint))
-
 # %% ../nbs/09_cook.ipynb #3c57fda3
 def check_preset(preset:Preset) -> None:
-    "Build every stage's config from `preset` (fields and types checked); raise `ValueError` naming the first bad field."
+    "Build every stage's config from `preset` (`core.stage_config`: fields, types and the dataclass's own checks); a `ValueError` names the first bad field."
     for stage in STAGES:
-        vals = getattr(preset, stage)
-        if not vals: continue
-        cls = stage_config_class(stage)
-        names = [f.name for f in dataclasses.fields(cls)]
-        try: hints = typing.get_type_hints(cls)
-        except Exception: hints = {}
-        for k, v in vals.items():
-            if k not in names:
-                close = difflib.get_close_matches(k, names, n=3, cutoff=0.6)
-                raise ValueError(f"{stage}.{k}: {cls.__name__} has no field {k!r}; "
-                                 + (f"did you mean {' or '.join(f'{stage}.{c}' for c in close)}?" if close else f"its fields are {', '.join(names)}."))
-            if k in hints and not _fits(v, hints[k]):
-                raise ValueError(f"{stage}.{k}={v!r}: {cls.__name__}.{k} wants {_type_name(hints[k])}, got {type(v).__name__}.")
-        try: cls(**vals)   # the dataclass's own checks (__post_init__)
-        except (ValueError, TypeError) as e: raise ValueError(f"{stage}: {e}") from None
+        if getattr(preset, stage): stage_config(stage_config_class(stage), preset, stage)
 
 # %% ../nbs/09_cook.ipynb #d475c7a9
 def is_up_to_date(preset:Preset, stage:str, settings:Settings|None=None) -> tuple[bool, str]:
@@ -266,38 +234,10 @@ def render_readme(index:Path|None=None) -> str:
     return '\n\n'.join([head, *cells]) + '\n'
 
 # %% ../nbs/09_cook.ipynb #5ee383e0
-def chapter_script(stage:str, preset:str, overrides:dict|None=None, settings:Settings|None=None) -> list[tuple[str, str]]:
-    "The (label, code) cells `launch_chapter` runs: exported cells, parameters (set to `preset`), setup, and the Run section."
-    import nbformat
-    ch = next((c for c in CHAPTERS if c.stage == stage), None)
-    if ch is None: raise ValueError(f"Unknown stage {stage!r}: stages are {', '.join(STAGES)}.")
-    cells = nbformat.read(nbs_dir(settings)/ch.notebook, as_version=4).cells
-    out, state = [], 'head'   # head -> setup (after parameters, until the first H2) -> lessons -> run
-    for i, c in enumerate(cells):
-        src = c.source
-        if c.cell_type == 'markdown':
-            if src.startswith('## Run'): state = 'run'
-            elif src.startswith('## ') and state == 'setup': state = 'lessons'
-            continue
-        label = f"{ch.notebook} cell {i}"
-        if 'parameters' in c.metadata.get('tags', []):
-            out.append((label, f"preset = {preset!r}\noverrides = {overrides or {}!r}")); state = 'setup'
-        elif state in ('setup', 'run') or any(l.strip().startswith(('#| export', '#|export')) for l in src.splitlines()):
-            out.append((label, src))
-    return out
-
-def launch_chapter(stage:str, preset:str, overrides:dict|None=None, settings:Settings|None=None) -> dict:
-    "Run chapter `stage` as a script in this process (e.g. on every rank of `accelerate launch`); returns its namespace."
-    import types
-    mod = types.ModuleType(f"wizardlearner_launch_{stage}")  # registered, so dataclasses defined by the cells resolve
-    sys.modules[mod.__name__] = mod
-    ns = mod.__dict__
-    try:
-        from IPython.display import display; ns['display'] = display
-    except ImportError: ns['display'] = print
-    for label, code in chapter_script(stage, preset, overrides, settings):
-        exec(compile(code, label, 'exec', dont_inherit=True), ns)  # not this module's `from __future__` flags
-    return ns
+def launch_chapter(stage:str, preset:str, overrides:dict|None=None):
+    "Run chapter `stage` in this process (e.g. on every rank of `accelerate launch`): its module's `run`; returns its outputs object."
+    if stage not in STAGES: raise ValueError(f"Unknown stage {stage!r}: stages are {', '.join(STAGES)}.")
+    return importlib.import_module(f'wizardlearner.{stage}').run(preset, overrides)
 
 # %% ../nbs/09_cook.ipynb #5182bf22
 def _parse_value(v:str):

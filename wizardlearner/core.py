@@ -6,7 +6,7 @@ Docs: https://wizardlearner.github.io/wizardlearner/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #21fc2fe5
 from __future__ import annotations
-import configparser, dataclasses, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, sys, time
+import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, sys, time, types, typing
 from copy import deepcopy
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -14,10 +14,10 @@ from typing import Any, Iterable, Iterator
 
 # %% auto #0
 __all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'repo_root', 'Settings', 'get_settings', 'Preset', 'get_preset',
-           'stage_config', 'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text',
-           'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'load_humaneval',
-           'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line', 'nbs_dir',
-           'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'chapter_sources',
+           'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger', 'canonical_json',
+           'sha256_text', 'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions',
+           'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line',
+           'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'chapter_sources',
            'chapter_fingerprint', 'benchmark_result', 'write_manifest', 'write_data_card', 'save_figure',
            'seed_everything', 'get_logger']
 
@@ -151,31 +151,68 @@ def get_preset(name:str|None=None, overrides:dict|None=None) -> Preset:
     return Preset(**d)
 
 # %% ../nbs/00_core.ipynb #80f8f532
+def _fits(value, hint) -> bool:
+    "Whether `value` has the annotated type `hint` (unions, None, int/float/bool/str, tuple/list/dict); other hints pass."
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType): return any(_fits(value, a) for a in args)
+    if hint is type(None): return value is None
+    if hint is bool: return isinstance(value, bool)
+    if hint is int: return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float: return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str: return isinstance(value, str)
+    if hint in (tuple, list) or origin in (tuple, list): return isinstance(value, (tuple, list))
+    if hint is dict or origin is dict: return isinstance(value, dict)
+    return True
+
+def _type_name(hint) -> str:
+    return ' or '.join(_type_name(a) for a in typing.get_args(hint)) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
+        else 'None' if hint is type(None) else getattr(hint, '__name__', str(hint))
+
+# %% ../nbs/00_core.ipynb #4ebdae90
+def check_config(cls, vals:dict, stage:str) -> None:
+    "Raise `ValueError` naming the first field of `vals` that `cls` lacks (with close matches) or that has the wrong type."
+    names = [f.name for f in dataclasses.fields(cls)]
+    try: hints = typing.get_type_hints(cls)
+    except Exception: hints = {}
+    for k, v in vals.items():
+        if k not in names:
+            close = difflib.get_close_matches(k, names, n=3, cutoff=0.6)
+            raise ValueError(f"{stage}.{k}: {cls.__name__} has no field {k!r}; "
+                             + (f"did you mean {' or '.join(f'{stage}.{c}' for c in close)}?" if close else f"its fields are {', '.join(names)}."))
+        if k in hints and not _fits(v, hints[k]):
+            raise ValueError(f"{stage}.{k}={v!r}: {cls.__name__}.{k} wants {_type_name(hints[k])}, got {type(v).__name__}.")
+
 def stage_config(cls, preset:Preset, stage:str):
-    "Build the config dataclass `cls` of `stage` from its defaults and the preset's fields for that stage."
-    fields = {f.name for f in dataclasses.fields(cls)}
+    "The config dataclass `cls` of `stage`: its defaults and the preset's fields for that stage, every field checked."
     vals = getattr(preset, stage)
-    if bad := sorted(set(vals) - fields):
-        raise TypeError(f"Preset {preset.name!r} sets unknown {stage} field(s) {bad}; {cls.__name__} has: {sorted(fields)}.")
-    return cls(**vals)
+    check_config(cls, vals, stage)
+    try: return cls(**vals)   # the dataclass's own checks (__post_init__)
+    except (ValueError, TypeError) as e: raise ValueError(f"{stage}: {e}") from None
 
 # %% ../nbs/00_core.ipynb #5ecdf4c1
 @dataclass(frozen=True)
 class Chapter:
-    "One chapter of the book: its stage name, notebook, and the stages whose outputs it reads."
+    "One chapter of the book: its stage name and notebook."
     stage: str
     notebook: str
-    inputs: tuple = ()
+
+    @property
+    def inputs(self) -> tuple:
+        "The stages this chapter reads: the parameters of its module's `run` that are named after a stage."
+        import inspect
+        run = getattr(importlib.import_module(f'wizardlearner.{self.stage}'), 'run', None)
+        if run is None: raise LookupError(f"wizardlearner.{self.stage} has no `run` function; export one from {self.notebook}.")
+        return tuple(p for p in inspect.signature(run).parameters if p in STAGES)
 
 CHAPTERS = (
     Chapter('corpus',    '01_corpus.ipynb'),
-    Chapter('dedup',     '02_dedup.ipynb',     ('corpus',)),
-    Chapter('annotator', '03_annotator.ipynb', ('dedup',)),
-    Chapter('pretrain',  '04_pretrain.ipynb',  ('dedup', 'annotator')),
-    Chapter('anneal',    '05_anneal.ipynb',    ('pretrain', 'annotator', 'dedup')),
-    Chapter('sft',       '06_sft.ipynb',       ('anneal', 'dedup', 'annotator')),
-    Chapter('dpo',       '07_dpo.ipynb',       ('sft', 'dedup')),
-    Chapter('eval',      '08_eval.ipynb',      ('pretrain', 'anneal', 'sft', 'dpo')),
+    Chapter('dedup',     '02_dedup.ipynb'),
+    Chapter('annotator', '03_annotator.ipynb'),
+    Chapter('pretrain',  '04_pretrain.ipynb'),
+    Chapter('anneal',    '05_anneal.ipynb'),
+    Chapter('sft',       '06_sft.ipynb'),
+    Chapter('dpo',       '07_dpo.ipynb'),
+    Chapter('eval',      '08_eval.ipynb'),
 )
 
 def chapter(stage:str) -> Chapter:
@@ -388,8 +425,9 @@ def chapter_sources(stage:str, settings:Settings|None=None) -> list[Path]:
     todo, seen = set(mod_re.findall(own.read_text()) if own.exists() else ()), set()
     while todo:
         m = todo.pop(); seen.add(m)
-        if not (f := lib/f"{m}.py").exists(): continue
-        txt = f.read_text()
+        files = [lib/f"{m}.py"] if (lib/f"{m}.py").exists() else sorted((lib/m).glob('*.py'))  # a module or a package
+        if not files: continue
+        txt = '\n'.join(f.read_text() for f in files)
         found |= {nbs/n for n in nb_re.findall(txt)}
         todo |= set(mod_re.findall(txt)) - seen
     return sorted(p for p in found if p.exists())
@@ -414,10 +452,15 @@ def benchmark_result(name:str, unit:str, baseline:str, results:dict, script:str,
                 results={k: dict(value=round(float(v), 4), x_baseline=round(float(v)/base, 3)) for k, v in results.items()},
                 notes=notes, host=machine_info())
 
+def _output_paths(outputs) -> dict:
+    "A manifest's `outputs`: the paths of a stage's outputs object (its `paths()`) or of a dict, as strings (dicts of paths kept nested)."
+    d = outputs.paths() if hasattr(outputs, 'paths') else dict(outputs or {})
+    return {k: {kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else str(v) for k, v in d.items()}
+
 def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:Iterable[Ledger]=(),
                    summary:dict|None=None, outputs:dict|None=None, figures:Iterable[Path]=(),
                    benchmarks:Iterable[dict]=(), settings:Settings|None=None, extra:dict|None=None) -> Path:
-    "Write `manifest.json` of `stage`: config + hash, inputs, versions, seed, balanced ledgers, outputs, summary, time."
+    "Write `manifest.json` of `stage`: config + hash, inputs, versions, seed, balanced ledgers, outputs (a dict or the stage's outputs object), summary, time."
     settings = settings or get_settings()
     ledgers = [l.check() for l in ledgers]
     d = stage_dir(preset, stage, settings)
@@ -428,7 +471,7 @@ def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:I
              fingerprint=chapter_fingerprint(preset, stage, settings),
              config=config, config_hash=config_hash(config), inputs=inputs, package_versions=package_versions(),
              ledgers={l.name: l.as_dict() for l in ledgers},
-             outputs={k: str(v) for k, v in (outputs or {}).items()},
+             outputs=_output_paths(outputs),
              figures=[str(Path(f).relative_to(report_dir(preset, settings))) if Path(f).is_relative_to(report_dir(preset, settings)) else str(f) for f in figures],
              summary=summary or {}, benchmarks=list(benchmarks), started=time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(started)),
              wall_time_s=round(time.time() - started, 2), host=machine_info(),

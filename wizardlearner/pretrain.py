@@ -14,17 +14,18 @@ from pathlib import Path
 from typing import Iterable
 import numpy as np
 import torch
-from .core import (Ledger, chapter_fingerprint, get_logger, get_preset, is_main_process, read_jsonl,
-                                require_manifest, save_figure, seed_everything, stage_config, stage_dir, write_jsonl,
-                                write_manifest)
+from .core import (Ledger, Preset, chapter_fingerprint, get_logger, get_preset, is_main_process, manifest_path,
+                                read_jsonl, report_dir, save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
+from .stages import DedupOutputs, PretrainOutputs
 from .tokenizer import train_tokenizer
+from .packing import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
 from .model import ModelConfig, build_model, count_params
 from .trainer import (ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, lr_at, prepare_run_dir,
                                    save_checkpoint, train)
 
 # %% auto #0
-__all__ = ['PretrainConfig', 'split_validation', 'order_documents', 'pack_documents', 'tokenize_documents', 'BlockBatches',
-           'eval_batches', 'model_config', 'stable_train_config']
+__all__ = ['PretrainConfig', 'split_validation', 'model_config', 'stable_train_config', 'held_out_split', 'tokenize_and_pack',
+           'loss_figure', 'run']
 
 # %% ../nbs/04_pretrain.ipynb #12640783
 @dataclass
@@ -62,79 +63,7 @@ def split_validation(records:list[dict], fraction:float, min_files:int, seed:int
     n_val = min(max(min_files, round(fraction * len(recs))), len(recs) // 2)
     return recs[n_val:], recs[:n_val]
 
-# %% ../nbs/04_pretrain.ipynb #a71ace06
-def order_documents(records:Iterable[dict], seed:int=0) -> list[dict]:
-    "File records ordered by language, then grouped by repository (repositories and their files in seeded random order)."
-    rng = random.Random(seed)
-    groups = defaultdict(lambda: defaultdict(list))
-    for r in records: groups[r.get('language') or 'unknown'][r.get('repo') or ''].append(r)
-    out = []
-    for lang in sorted(groups):
-        repos = sorted(groups[lang]); rng.shuffle(repos)
-        for repo in repos:
-            files = sorted(groups[lang][repo], key=lambda r: str(r.get('id', ''))); rng.shuffle(files)
-            out.extend(files)
-    return out
-
-def pack_documents(token_lists:Iterable[list[int]], seq_len:int, eos_id:int, ledger:Ledger|None=None) -> torch.Tensor:
-    "Join documents with `eos_id` after each and cut into [n_blocks, seq_len] (int64); the incomplete tail is dropped."
-    # ledger: a token ledger, tokens in (with the separators) = packed + dropped 'incomplete_tail'
-    parts = [np.asarray(t, dtype=np.int64) for t in token_lists if len(t)]
-    eos = np.array([eos_id], dtype=np.int64)
-    flat = np.concatenate([x for t in parts for x in (t, eos)]) if parts else np.zeros(0, dtype=np.int64)
-    n_blocks = len(flat) // seq_len
-    if ledger is not None:
-        ledger.add_in(len(flat)); ledger.keep(n_blocks * seq_len)
-        if len(flat) > n_blocks * seq_len: ledger.drop('incomplete_tail', len(flat) - n_blocks * seq_len)
-    return torch.from_numpy(flat[:n_blocks * seq_len].copy()).view(n_blocks, seq_len)
-
-# %% ../nbs/04_pretrain.ipynb #a700ce80
-def tokenize_documents(tokenizer, records:list[dict], ledger:Ledger|None=None, batch:int=512) -> list[list[int]]:
-    "Token ids of each record's `content` (no special tokens); records that give none are dropped into `ledger`."
-    out, bt = [], tokenizer.backend_tokenizer
-    for i in range(0, len(records), batch):
-        chunk = records[i:i + batch]
-        enc = bt.encode_batch_fast([r.get('content') or '' for r in chunk], add_special_tokens=False)
-        for r, e in zip(chunk, enc):
-            if ledger is not None: ledger.add_in()
-            if not e.ids:
-                if ledger is not None: ledger.drop('no_tokens', example=r.get('id'))
-                continue
-            if ledger is not None: ledger.keep()
-            out.append(e.ids)
-    return out
-
 # %% ../nbs/04_pretrain.ipynb #51eb8364
-class BlockBatches:
-    "Endless batches `{'input_ids'}` of packed blocks, reshuffled each epoch (seed + epoch)."
-    def __init__(self, blocks:torch.Tensor, batch_size:int, seed:int=0, shuffle:bool=True):
-        if len(blocks) < batch_size:
-            raise ValueError(f"BlockBatches: {len(blocks)} blocks is fewer than batch_size {batch_size}: "
-                             f"lower batch_size or seq_len, or give the stage more data.")
-        self.blocks, self.batch_size, self.seed, self.shuffle = blocks, batch_size, seed, shuffle
-    def __len__(self): return len(self.blocks) // self.batch_size   # batches per epoch (the last partial one is skipped)
-    def _order(self, epoch:int) -> torch.Tensor:
-        if not self.shuffle: return torch.arange(len(self.blocks))
-        return torch.randperm(len(self.blocks), generator=torch.Generator().manual_seed(self.seed + epoch))
-    def __iter__(self):
-        epoch = 0
-        while True:
-            idx = self._order(epoch)
-            for i in range(len(self)):
-                yield {'input_ids': torch.as_tensor(self.blocks[idx[i * self.batch_size:(i + 1) * self.batch_size]], dtype=torch.long)}
-            epoch += 1
-    def seen(self, n_batches:int) -> torch.Tensor:
-        "Indices of the distinct blocks the first `n_batches` batches contain (what a run of that many micro-batches trained on)."
-        per, out = len(self) * self.batch_size, []
-        for epoch in range(math.ceil(n_batches / len(self))):
-            out.append(self._order(epoch)[:min(n_batches - epoch * len(self), len(self)) * self.batch_size])
-        return torch.cat(out).unique() if out else torch.zeros(0, dtype=torch.long)
-
-def eval_batches(blocks:torch.Tensor, batch_size:int, max_batches:int|None=None) -> list[dict]:
-    "The first `max_batches` batches of `blocks`, in order (for held-out loss)."
-    bs = [{'input_ids': blocks[i:i + batch_size]} for i in range(0, len(blocks), batch_size)]
-    return bs[:max_batches] if max_batches else bs
-
 def model_config(cfg:PretrainConfig) -> ModelConfig:
     "The model shape a `PretrainConfig` names."
     return ModelConfig.from_dict(asdict(cfg), max_position_embeddings=cfg.seq_len)
@@ -145,3 +74,89 @@ def stable_train_config(cfg:PretrainConfig, seed:int=0) -> TrainConfig:
                            stable_steps=max(0, cfg.max_steps - cfg.warmup_steps), decay_steps=0, min_lr=cfg.min_lr)
     return TrainConfig(max_steps=cfg.max_steps, schedule=sched, grad_accum=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm,
                        weight_decay=cfg.weight_decay, log_every=cfg.log_every, save_every=cfg.save_every, seed=seed)
+
+# %% ../nbs/04_pretrain.ipynb #e62bf40c
+def held_out_split(dedup:DedupOutputs, cfg:PretrainConfig, seed:int, led:Ledger) -> tuple[list[dict], list[dict], int]:
+    "The deduplicated files split into (train, validation) records; empty files are dropped into `led`. Also returns the files read."
+    files = list(read_jsonl(dedup.files))
+    nonempty = [r for r in files if (r.get('content') or '').strip()]
+    led.add_in(len(files) - len(nonempty))
+    if len(files) > len(nonempty): led.drop('empty', len(files) - len(nonempty))
+    train_recs, val_recs = split_validation(nonempty, cfg.val_fraction, cfg.min_val_files, seed=seed)
+    led.add_in(len(val_recs)); led.drop('held_out_for_validation', len(val_recs))
+    return train_recs, val_recs, len(files)
+
+# %% ../nbs/04_pretrain.ipynb #443cbe88
+def tokenize_and_pack(train_recs:list[dict], val_recs:list[dict], cfg:PretrainConfig, seed:int,
+                      led_files:Ledger, led_tokens:Ledger):
+    "Train the BPE on (up to `tokenizer_max_files`) training files, then pack training and validation files into blocks."
+    tok_recs = train_recs[:cfg.tokenizer_max_files] if cfg.tokenizer_max_files else train_recs
+    tokenizer = train_tokenizer((r['content'] for r in tok_recs), cfg.vocab_size, model_max_length=cfg.seq_len)
+    blocks = pack_documents(tokenize_documents(tokenizer, order_documents(train_recs, seed=seed), led_files),
+                            cfg.seq_len, tokenizer.eos_token_id, led_tokens)
+    val_blocks = pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, seed=seed)), cfg.seq_len, tokenizer.eos_token_id)
+    return tokenizer, blocks, val_blocks
+
+# %% ../nbs/04_pretrain.ipynb #65171981
+def loss_figure(history:list[dict], val_loss:float, vocab:int, n_params:int, tokens:int):
+    "Training loss and learning rate per step, the held-out loss at the end, and the uniform-guess line ln V."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    steps = [h['step'] for h in history]
+    ax.plot(steps, [h['loss'] for h in history], lw=1, label='train loss')
+    ax.scatter([steps[-1]], [val_loss], color='C3', zorder=3, label=f"held-out loss {val_loss:.2f}")
+    ax.axhline(math.log(vocab), color='gray', ls=':', lw=1, label='uniform guess (ln V)')
+    ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.legend(loc='upper right', fontsize=8)
+    ax2 = ax.twinx(); ax2.plot(steps, [h['lr'] for h in history], color='C1', lw=1, alpha=0.6); ax2.set_ylabel('lr', color='C1')
+    ax.set_title(f"Warmup-stable pretraining: {n_params / 1e6:.2f}M params, {tokens / 1e6:.2f}M tokens")
+    return fig
+
+# %% ../nbs/04_pretrain.ipynb #36b1d903
+def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutputs|None=None) -> PretrainOutputs:
+    "Chapter 04: tokenizer, packed blocks and the warmup-stable checkpoint from dedup's files; writes the manifest."
+    t0 = time.time()
+    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(PretrainConfig, P, 'pretrain'); seed_everything(P.seed)
+    log, out = get_logger('pretrain'), stage_dir(P, 'pretrain')
+    dedup = dedup or DedupOutputs.load(P)
+    led_files, led_tokens = Ledger('files'), Ledger('tokens')
+    train_recs, val_recs, n_files = held_out_split(dedup, cfg, P.seed, led_files)
+    if is_main_process(): write_jsonl(out/'val.jsonl.gz', val_recs)
+    t_tok = time.time()
+    tokenizer, blocks, val_blocks = tokenize_and_pack(train_recs, val_recs, cfg, P.seed, led_files, led_tokens)
+    t_tok = time.time() - t_tok
+    if is_main_process():   # the packed training stream (nanoGPT's train.bin): chapter 05 samples its original distribution from it
+        tokenizer.save_pretrained(out/'tokenizer')
+        np.save(out/'train_blocks.npy', blocks.numpy().astype(np.uint16 if len(tokenizer) <= 65536 else np.int32))
+    n_bytes = sum(len(r['content'].encode('utf-8')) for r in train_recs)
+    log.info(f"{n_files:,} files: {len(train_recs):,} train, {len(val_recs):,} held out; tokenizer ({len(tokenizer):,} tokens) and "
+             f"packing in {t_tok:.1f}s: {led_tokens.n_in:,} tokens ({n_bytes / led_tokens.n_in:.2f} bytes/token) -> "
+             f"{len(blocks):,} blocks of {cfg.seq_len}; {len(val_blocks)} val blocks")
+    mcfg, tcfg = model_config(cfg), stable_train_config(cfg, seed=P.seed)
+    model = build_model(mcfg, len(tokenizer), eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=P.seed)
+    vb = eval_batches(val_blocks, cfg.batch_size, cfg.val_batches)
+    loss_init = evaluate(model, vb)['loss']
+    train_dir = prepare_run_dir(out/'train', {'chapter': chapter_fingerprint(P, 'pretrain')})  # same notebook, config and inputs
+    res = train(model, BlockBatches(blocks, cfg.batch_size, seed=P.seed), causal_lm_loss, tcfg, train_dir, desc='pretrain')
+    val, n_params = evaluate(model, vb), count_params(model)
+    final_train = float(np.mean([h['loss'] for h in res.history[-10:]]))
+    log.info(f"{res.steps} steps, {res.tokens:,} tokens in {res.wall_s:.0f}s ({res.tokens_per_s:,.0f} tok/s); "
+             f"train loss {final_train:.3f}, val loss {val['loss']:.3f} (at init {loss_init:.3f}, ln V = {math.log(len(tokenizer)):.3f})")
+    ck = save_checkpoint(model, tokenizer, out/'checkpoint', {
+        'stage': 'pretrain', 'preset': P.name, 'config': asdict(cfg), 'model': asdict(mcfg), 'train': asdict(tcfg),
+        'steps': res.steps, 'tokens': res.tokens, 'val_loss': val['loss'], 'dedup_run': dedup.read_manifest().get('run_id')})
+    fig_loss = save_figure(loss_figure(res.history, val['loss'], len(tokenizer), n_params, res.tokens), P, 'pretrain', 'loss')
+    o = PretrainOutputs(manifest_path(P, 'pretrain'), checkpoint=ck, tokenizer=out/'tokenizer', val=out/'val.jsonl.gz',
+                        metrics=train_dir/'metrics.csv', state=train_dir/'state', blocks=out/'train_blocks.npy',
+                        val_loss=round(val['loss'], 4), steps=res.steps)
+    summary = {'params_m': round(n_params / 1e6, 3), 'tokens_trained_m': round(res.tokens / 1e6, 3), 'steps': res.steps,
+               'final_train_loss': round(final_train, 4), 'val_loss': o.val_loss, 'val_ppl': round(val['ppl'], 2),
+               'tokens_per_s': round(res.tokens_per_s), 'bytes_per_token': round(n_bytes / led_tokens.n_in, 3),
+               'in': f"{n_files:,} files", 'out': f"{n_params / 1e6:.2f}M-param stable checkpoint, {len(blocks):,} blocks of {cfg.seq_len}"}
+    write_manifest(P, 'pretrain', cfg, started=t0, ledgers=[led_files, led_tokens], summary=summary, outputs=o, figures=[fig_loss],
+                   extra={'loss_init': round(loss_init, 4),
+                          'timings_s': {'tokenize_and_pack': round(t_tok, 1), 'train': res.wall_s},
+                          'batches': {'seed': P.seed, 'batch_size': cfg.batch_size,
+                                      'micro_batches': res.steps * cfg.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))}})
+    return o

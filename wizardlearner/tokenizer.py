@@ -10,7 +10,8 @@ from typing import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 # %% auto #0
-__all__ = ['EOS_TOKEN', 'IM_START', 'IM_END', 'SPECIAL_TOKENS', 'CHATML_TEMPLATE', 'train_tokenizer']
+__all__ = ['EOS_TOKEN', 'IM_START', 'IM_END', 'SPECIAL_TOKENS', 'CHATML_TEMPLATE', 'train_tokenizer', 'render_chat',
+           'chat_example']
 
 # %% ../nbs/04a_tokenizer.ipynb #fedd4c3e
 EOS_TOKEN, IM_START, IM_END = '<|endoftext|>', '<|im_start|>', '<|im_end|>'
@@ -41,3 +42,26 @@ def train_tokenizer(texts:Iterable[str], vocab_size:int, *, min_frequency:int=2,
                                    model_max_length=model_max_length)
     fast.chat_template = CHATML_TEMPLATE
     return fast
+
+# %% ../nbs/04a_tokenizer.ipynb #06b63f86
+def render_chat(tokenizer, instruction:str, response:str|None=None) -> str:
+    "ChatML text of a user turn with `instruction`, then the assistant's `response`; with no response, the open assistant turn a model answers in."
+    if not getattr(tokenizer, 'chat_template', None):
+        raise ValueError("The tokenizer has no chat template: load the one chapter 04 trained (it carries CHATML_TEMPLATE) "
+                         "or set `tokenizer.chat_template = wizardlearner.tokenizer.CHATML_TEMPLATE`.")
+    msgs = [{'role': 'user', 'content': instruction}]
+    if response is None: return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(msgs + [{'role': 'assistant', 'content': response}], tokenize=False)
+
+# %% ../nbs/04a_tokenizer.ipynb #d2ce0c6e
+def chat_example(tokenizer, instruction:str, response:str, max_len:int|None=None) -> dict|None:
+    "`input_ids` and `labels` of one pair, prompt masked to -100; None if longer than `max_len` tokens."
+    prompt, full = render_chat(tokenizer, instruction), render_chat(tokenizer, instruction, response)
+    answer = response + IM_END
+    if not full.startswith(prompt + answer):
+        raise ValueError(f"The chat template does not render prompt + response + {IM_END} in order; got {full[:200]!r}.")
+    enc = lambda s: tokenizer(s, add_special_tokens=False, verbose=False)['input_ids'] if s else []  # length is checked below
+    p, a, tail = enc(prompt), enc(answer), enc(full[len(prompt) + len(answer):])
+    ids = p + a + tail
+    if max_len is not None and len(ids) > max_len: return None
+    return dict(input_ids=ids, labels=[-100] * len(p) + a + [-100] * len(tail))
