@@ -14,7 +14,7 @@ from pathlib import Path
 def load_records(mb: float, max_files: int, seed: int) -> list[dict]:
     "The first `mb` MB of records read from a seeded sample of the local source (bytes in `raw`)."
     from wizardlearner.core import Ledger
-    from wizardlearner.corpus import iter_local_sources
+    from wizardlearner.sources import iter_local_sources
     out, n = [], 0
     src = iter_local_sources(max_files, 400, seed, Ledger('bench'))
     for r in src:
@@ -33,7 +33,8 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--json', type=Path, default=None, help='write the benchmark record here')
     a = ap.parse_args(argv)
-    from wizardlearner.corpus import CorpusConfig, decontaminator, filter_benchmark
+    from wizardlearner.corpus import CorpusConfig, filter_benchmark
+    from wizardlearner.decontamination import decontaminator
     cfg = CorpusConfig()
     recs = load_records(a.mb, a.max_files, a.seed)
     b = filter_benchmark(recs, cfg, decontaminator(cfg), workers=tuple(a.workers), rounds=a.rounds)

@@ -12,7 +12,7 @@ annotator embeds. Runs offline with the packaged all-MiniLM-L6-v2.
 import argparse, json, random, sysconfig, time
 from pathlib import Path
 
-from wizardlearner.annotator import THROUGHPUT_BASELINE, chunk_files, embedding_throughput, load_embedder
+from wizardlearner.embedder import THROUGHPUT_BASELINE, chunk_files, embedding_throughput, load_embedder
 from wizardlearner.core import benchmark_result, read_jsonl
 
 

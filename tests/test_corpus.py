@@ -6,8 +6,9 @@ from collections import Counter
 from pathlib import Path
 import pytest
 from wizardlearner.core import Ledger, load_humaneval
-from wizardlearner.corpus import (CorpusConfig, Decontaminator, decontaminator, iter_file_records, iter_local_sources,
-                                  local_blob_fetcher, new_corpus_stats, process_records)
+from wizardlearner.corpus import CorpusConfig, new_corpus_stats, process_records
+from wizardlearner.sources import iter_file_records, iter_local_sources, local_blob_fetcher
+from wizardlearner.decontamination import decontaminator
 
 GOOD = inspect.getsource(textwrap.dedent)   # a real, ordinary stdlib function: passes every rule
 RNG = random.Random(0)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from wizardlearner.core import Ledger
 from wizardlearner.dedup import (DedupConfig, exact_dedup, near_copy, near_dedup, read_signature_shards, set_jaccard,
-                                 shingle_hashes, write_signature_shards)
+                                 write_signature_shards)
+from wizardlearner.minhash import shingle_hashes
 
 STD = Path(sysconfig.get_paths()['stdlib'])
 DISTINCT = ['textwrap.py', 'shlex.py', 'glob.py', 'fnmatch.py', 'bisect.py', 'heapq.py', 'colorsys.py', 'getopt.py',

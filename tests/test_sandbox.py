@@ -1,9 +1,9 @@
-"""Attacks on `wizardlearner.eval.run_sandboxed`, the only place model-written code runs: each must fail and leave
+"""Attacks on `wizardlearner.sandbox.run_sandboxed`, the only place model-written code runs: each must fail and leave
 the machine as it was. Isolation tests (network, filesystem) need bubblewrap and are skipped without it."""
 import os, shutil, socket, threading, time, uuid
 from pathlib import Path
 import pytest
-from wizardlearner.eval import run_sandboxed, run_many, sandbox_mode
+from wizardlearner.sandbox import run_sandboxed, run_many, sandbox_mode
 
 ROOT = Path(__file__).resolve().parents[1]
 MARGIN = 5.0  # seconds of slack over a time limit: sandbox start-up and the kill on a loaded 2-core machine
@@ -144,7 +144,7 @@ def test_root_only_files_are_unreadable():
 
 
 def test_without_bubblewrap_it_warns_and_still_limits(monkeypatch):
-    import wizardlearner.eval as ev
+    import wizardlearner.sandbox as ev
     monkeypatch.setattr(ev, '_MODE', {})
     which = shutil.which
     monkeypatch.setattr(ev.shutil, 'which', lambda name, *a, **k: None if name == 'bwrap' else which(name, *a, **k))

@@ -3,7 +3,14 @@
 Modules:
 
 - `wizardlearner.anneal`: The decay phase of the WSD schedule, run from the stable checkpoint once per decay shape on a mix of the original distribution, the annotator's high-quality files and ChatML instruction data; the best by held-out loss goes on.
+- `wizardlearner.decontamination`: Benchmark problems kept out of the training files, as OpenCoder does: a file is dropped when it holds most of one problem's 10-grams, or defines a benchmark's entry point with the same parameters and much of its solution.
+- `wizardlearner.filters`: OpenCoder's file-level cleaning: decode the bytes, strip the license header, then ~50 named heuristic rules with the thresholds of its released configuration, the first failing rule being the reason a file is dropped.
+- `wizardlearner.instructions`: Documented top-level Python functions mined as instruction pairs (docstring and signature as the instruction, the function as the response), with their doctests and imports, for the annotator, annealing, SFT and DPO.
+- `wizardlearner.minhash`: Files as sets of 5-gram shingles of code tokens, hashed with NumPy; datasketch-compatible MinHash signatures of them, vectorised; and the LSH shape (bands x rows) that decides which pairs become candidates.
+- `wizardlearner.parallel`: `map(fn, items)` on worker processes with results in input order: forked workers inherit `fn` (a lambda or a closure will do), and the input is read a few chunks ahead of the results, never all at once.
+- `wizardlearner.pii`: Personal data and secrets in code replaced by placeholders, as OpenCoder and StarCoder do: email addresses outside the example domains, globally routable IP addresses, keys and tokens, and passwords, each replacement counted by kind.
 - `wizardlearner.pretrain`: Tokenize the deduplicated files with a freshly trained BPE, pack them language-then-repository into blocks, and run the warmup-stable phase of a WSD schedule on a Llama model; the decay is chapter 05's.
+- `wizardlearner.sources`: Chapter 01's files as one record schema, wherever they come from: the language and kind of a file from its name, the installed code, a local folder of repositories, hub data sets streamed (The Stack v2 and v1, OpenWebMath), and the mix of sources a config names.
 - `wizardlearner.trainer`: The one training engine of the book: Accelerate, AdamW, gradient accumulation and clipping, warmup-stable-decay schedules with four decay shapes and re-warmup, metrics, tokens/s and MFU, checkpoint and exact resume."""
 
 __version__ = "0.1.0"

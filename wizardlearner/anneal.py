@@ -7,21 +7,23 @@ Docs: https://wizardlearner.github.io/wizardlearner/anneal.html.md"""
 
 # %% ../nbs/05_anneal.ipynb #416c0f30
 from __future__ import annotations
-import math, os, random, time
+import os, random, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from .core import (Ledger, chapter_fingerprint, get_logger, get_preset, is_main_process, read_jsonl,
-                                require_manifest, save_figure, seed_everything, stage_config, stage_dir,
-                                write_manifest)
-from .pretrain import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
-from .trainer import (DECAY_SHAPES, ScheduleConfig, TrainConfig, causal_lm_loss, checkpoint_config, evaluate,
-                                   load_checkpoint, lr_at, prepare_run_dir, save_checkpoint, train)
+from .core import (Ledger, Preset, chapter_fingerprint, get_logger, get_preset, manifest_path, read_jsonl,
+                                save_figure, seed_everything, stage_config, stage_dir, write_manifest)
+from .stages import AnnealOutputs, AnnotatorOutputs, DedupOutputs, PretrainOutputs
+from .packing import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
+from .tokenizer import render_chat
+from .trainer import (DECAY_SHAPES, ScheduleConfig, TrainConfig, causal_lm_loss, checkpoint_config,
+                                   evaluate, load_checkpoint, prepare_run_dir, save_checkpoint, train)
 
 # %% auto #0
-__all__ = ['AnnealConfig', 'decay_schedule', 'chatml_text', 'mix_sources', 'BlockSubset', 'unseen_blocks', 'sample_tokenize',
-           'curated_sources']
+__all__ = ['AnnealConfig', 'decay_schedule', 'mix_blocks', 'BlockSubset', 'unseen_blocks', 'sample_tokenize', 'curated_sources',
+           'StableStart', 'stable_start', 'original_blocks', 'annealing_mix', 'decay_strategy', 'strategies_figure',
+           'run']
 
 # %% ../nbs/05_anneal.ipynb #c280d909
 @dataclass
@@ -47,11 +49,6 @@ def decay_schedule(shape:str, decay_steps:int, peak_lr:float, min_lr:float) -> S
                           decay_shape=shape, min_lr=min_lr)
 
 # %% ../nbs/05_anneal.ipynb #ec328d61
-def chatml_text(tokenizer, instruction:str, response:str) -> str:
-    "One instruction pair rendered with the tokenizer's ChatML chat template."
-    return tokenizer.apply_chat_template([{'role': 'user', 'content': instruction},
-                                          {'role': 'assistant', 'content': response}], tokenize=False)
-
 def _shares(n_blocks:int, live:dict[str, float], cap:dict[str, float]) -> dict[str, float]:
     "Split `n_blocks` in proportion to `live` ratios, no source above its `cap`; a capped source's excess goes to the others."
     want, free, left = {}, dict(live), float(n_blocks)
@@ -62,18 +59,18 @@ def _shares(n_blocks:int, live:dict[str, float], cap:dict[str, float]) -> dict[s
         if not over: want.update(share); return want
         for k in over: want[k] = cap[k]; left -= cap[k]; del free[k]
     if left > 1e-9:
-        raise ValueError(f"mix_sources: {n_blocks} blocks wanted but every source is capped by max_epochs ({cap}): "
+        raise ValueError(f"mix_blocks: {n_blocks} blocks wanted but every source is capped by max_epochs ({cap}): "
                          f"raise max_epochs or lower the number of decay steps.")
     return want
 
-def mix_sources(sources:dict, ratios:dict[str, float], n_blocks:int, seed:int=0, log=None,
+def mix_blocks(sources:dict, ratios:dict[str, float], n_blocks:int, seed:int=0, log=None,
                 max_epochs:dict[str, float]|None=None) -> tuple[torch.Tensor, list[dict]]:
     "`n_blocks` blocks drawn from the packed `sources` in proportion to `ratios` (repeating a small source at most `max_epochs[k]` times), shuffled."
     # sources: {name: [n, seq_len] blocks}: a tensor, an array, a memory-mapped .npy, or a `BlockSubset` of one
     live = {k: float(ratios.get(k, 0)) for k, b in sources.items() if len(b) and ratios.get(k, 0) > 0}
     for k in sources:
         if ratios.get(k, 0) > 0 and k not in live and log: log.warning(f"mix: source {k!r} has no blocks; its share goes to the others")
-    if not live: raise ValueError(f"mix_sources: no source with blocks and a positive ratio (sources {list(sources)}, ratios {ratios}).")
+    if not live: raise ValueError(f"mix_blocks: no source with blocks and a positive ratio (sources {list(sources)}, ratios {ratios}).")
     cap = {k: float(int((max_epochs or {}).get(k, float('inf')) * len(sources[k]))) if k in (max_epochs or {}) else float('inf') for k in live}
     want = _shares(n_blocks, live, cap)
     counts = {k: int(w) for k, w in want.items()}
@@ -105,24 +102,29 @@ def unseen_blocks(blocks, seen_idx, ledger:Ledger) -> BlockSubset:
     if seen.any(): ledger.drop('trained_on_in_stable_phase', int(seen.sum()))
     return BlockSubset(blocks, np.flatnonzero(~seen))
 
+# %% ../nbs/05_anneal.ipynb #d88e61cc
 def sample_tokenize(tokenizer, records:list[dict], budget:int|None, ledger:Ledger, seed:int=0, group:bool=True,
                     chunk:int=256) -> list[list[int]]:
     "Token ids of `records` taken in seeded random order until `budget` tokens (None: all), language-then-repo ordered."
     recs = sorted(records, key=lambda r: str(r.get('id')))
     random.Random(seed).shuffle(recs)
-    bt, docs, n, used = tokenizer.backend_tokenizer, [], 0, 0
-    for i in range(0, len(recs), chunk):                 # encode a chunk at a time (batched), stop at the budget
-        part = recs[i:i + chunk]
-        for r, e in zip(part, bt.encode_batch_fast([r.get('content') or '' for r in part], add_special_tokens=False)):
+    ledger.add_in(len(recs))
+    for r in recs:                                        # byte-level BPE: only an empty text has no tokens
+        if not r.get('content'): ledger.drop('no_tokens', example=r.get('id'))
+    recs, docs, n = [r for r in recs if r.get('content')], [], 0
+    for i in range(0, len(recs), chunk):                  # tokenize a chunk at a time, stop at the budget
+        part = recs[i:i + chunk]; toks = tokenize_documents(tokenizer, part)
+        if len(toks) < len(part):
+            raise ValueError(f"sample_tokenize: {len(part) - len(toks)} non-empty records gave no tokens; use a byte-level BPE.")
+        for r, ids in zip(part, toks):
             if budget is not None and n >= budget: break
-            ledger.add_in(); used += 1
-            if not e.ids: ledger.drop('no_tokens', example=r.get('id')); continue
-            ledger.keep(); n += len(e.ids) + 1
-            docs.append({'id': r.get('id'), 'repo': r.get('repo'), 'language': r.get('language'), 'ids': e.ids})
+            docs.append({'id': r.get('id'), 'repo': r.get('repo'), 'language': r.get('language'), 'ids': ids}); n += len(ids) + 1
         if budget is not None and n >= budget: break
-    if used < len(recs): ledger.add_in(len(recs) - used); ledger.drop('not_sampled', len(recs) - used)
+    ledger.keep(len(docs))
+    if len(docs) < len(recs): ledger.drop('not_sampled', len(recs) - len(docs))
     return [d['ids'] for d in (order_documents(docs, seed) if group else docs)]
 
+# %% ../nbs/05_anneal.ipynb #bfd34f08
 def curated_sources(tokenizer, hq:list[dict], instructions:list[dict], val_ids:set, seq_len:int, seed:int=0,
                     token_budget:dict|None=None) -> tuple[dict[str, torch.Tensor], list[Ledger]]:
     "Packed blocks of the high-quality files and the ChatML instructions (validation files removed), and their ledgers."
@@ -138,7 +140,126 @@ def curated_sources(tokenizer, hq:list[dict], instructions:list[dict], val_ids:s
         if r.get('source_id') in val_ids: led_ins.add_in(); led_ins.drop('held_out_for_validation', example=r.get('id'))
         elif not (r.get('instruction') or '').strip() or not (r.get('response') or '').strip():
             led_ins.add_in(); led_ins.drop('empty_instruction_or_response', example=r.get('id'))
-        else: texts.append({'id': r.get('id'), 'content': chatml_text(tokenizer, r['instruction'], r['response'])})
+        else: texts.append({'id': r.get('id'), 'content': render_chat(tokenizer, r['instruction'], r['response'])})
     out['instructions'] = pack_documents(sample_tokenize(tokenizer, texts, budget.get('instructions'), led_ins, seed, group=False),
                                          seq_len, eos)
     return out, [led_hq, led_ins]
+
+# %% ../nbs/05_anneal.ipynb #dc65211b
+@dataclass
+class StableStart:
+    "Where every decay starts: the stable checkpoint, the config that made it, its tokenizer and its training state."
+    checkpoint: Path
+    pretrain_config: dict          # chapter 04's config (seq_len, peak_lr, min_lr, ...)
+    model_config: dict|None
+    tokenizer: object
+    state: Path|None               # weights + AdamW moments; None: the decay starts with fresh moments
+    run_id: str|None = None        # the pretrain run this start came from
+
+def stable_start(pretrain:PretrainOutputs, log=None) -> StableStart:
+    "The stable phase's checkpoint, config, tokenizer and resumable training state."
+    ck = checkpoint_config(pretrain.checkpoint)
+    _, tokenizer = load_checkpoint(pretrain.checkpoint)
+    state = pretrain.state
+    if not (state and (Path(state)/'trainer.json').exists()):
+        if log: log.warning("the pretrain run left no training state: the decay starts with fresh AdamW moments")
+        state = None
+    return StableStart(pretrain.checkpoint, ck['config'], ck.get('model'), tokenizer, state, pretrain.read_manifest().get('run_id'))
+
+# %% ../nbs/05_anneal.ipynb #cf425ad4
+def original_blocks(pretrain:PretrainOutputs, ledger:Ledger) -> BlockSubset:
+    "The stable phase's packed stream (memory-mapped), minus the blocks it trained on: the original distribution."
+    stream = np.load(pretrain.blocks, mmap_mode='r')
+    mb = pretrain.read_manifest()['batches']   # how the stable phase drew its batches: the blocks it trained on are not the decay's
+    seen = BlockBatches(stream, mb['batch_size'], seed=mb['seed']).seen(mb['micro_batches'])
+    return unseen_blocks(stream, seen, ledger)
+
+def annealing_mix(tokenizer, pretrain:PretrainOutputs, annotator:AnnotatorOutputs, dedup:DedupOutputs, val_ids:set,
+                  cfg:AnnealConfig, seq_len:int, seed:int, log=None) -> tuple[torch.Tensor, list[dict], list[Ledger]]:
+    "The decay's blocks: the three sources mixed by `cfg`'s ratios; the mix table and each source's ledger."
+    n_blocks = cfg.decay_steps * cfg.batch_size * cfg.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
+    ratios = {'original': cfg.mix_original, 'hq': cfg.mix_hq, 'instructions': cfg.mix_instructions}
+    led_orig = Ledger('original_blocks')
+    sources = {'original': original_blocks(pretrain, led_orig)}
+    curated, ledgers = curated_sources(tokenizer, list(read_jsonl(annotator.hq)), list(read_jsonl(dedup.instructions)),
+                                       val_ids, seq_len, seed=seed)
+    sources.update(curated)
+    # Arctic-SnowCoder: the selected tokens are worth ~4 passes, not more
+    hq_repeats = annotator.read_manifest().get('selection', {}).get('repeats')
+    mixed, mix_stats = mix_blocks(sources, ratios, n_blocks, seed=seed, log=log, max_epochs={'hq': hq_repeats} if hq_repeats else None)
+    n_orig = next(x['blocks_used'] for x in mix_stats if x['source'] == 'original')
+    led_orig.keep(min(n_orig, len(sources['original'])))
+    if len(sources['original']) > n_orig: led_orig.drop('not_sampled', len(sources['original']) - n_orig)
+    return mixed, mix_stats, [led_orig, *ledgers]
+
+# %% ../nbs/05_anneal.ipynb #60bd922b
+def decay_strategy(shape:str, start:StableStart, mixed:torch.Tensor, mix_stats:list[dict], vb:list[dict],
+                   cfg:AnnealConfig, P:Preset, out:Path) -> dict:
+    "One decay of `shape` from the stable start on the mixed blocks: train, score the held-out batches, save the checkpoint."
+    model, _ = load_checkpoint(start.checkpoint)
+    pc = start.pretrain_config
+    sched = decay_schedule(shape, cfg.decay_steps, cfg.peak_lr or pc['peak_lr'], cfg.min_lr or pc['min_lr'])
+    tcfg = TrainConfig(max_steps=cfg.decay_steps, schedule=sched, grad_accum=cfg.grad_accum,
+                       max_grad_norm=pc['max_grad_norm'], weight_decay=pc['weight_decay'], log_every=cfg.log_every, seed=P.seed)
+    run_dir = prepare_run_dir(out/shape/'train', {'chapter': chapter_fingerprint(P, 'anneal'), 'shape': shape})
+    res = train(model, BlockBatches(mixed, cfg.batch_size, seed=P.seed), causal_lm_loss, tcfg, run_dir, desc=f"anneal-{shape}",
+                init_from=start.state)
+    val = evaluate(model, vb)['loss']
+    ck = save_checkpoint(model, start.tokenizer, out/shape/'checkpoint', {
+        'stage': 'anneal', 'preset': P.name, 'strategy': shape, 'config': asdict(cfg), 'schedule': asdict(sched),
+        'mix': mix_stats, 'val_loss': val, 'pretrain_run': start.run_id, 'model': start.model_config})
+    return dict(res=res, val=val, ck=ck, metrics=run_dir/'metrics.csv')
+
+# %% ../nbs/05_anneal.ipynb #b77d5cf2
+def strategies_figure(results:dict[str, dict], val_stable:float):
+    "Per strategy: the learning rate and the running-mean train loss per decay step, the held-out loss at the end."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for i, (shape, r) in enumerate(results.items()):
+        h = r['res'].history; st = [x['step'] for x in h]; ls = np.array([x['loss'] for x in h])
+        a1.plot(st, [x['lr'] for x in h], color=f"C{i}", label=shape)
+        k = max(1, len(ls) // 10); sm = np.convolve(ls, np.ones(k) / k, mode='valid')   # running mean over ~10% of the steps
+        a2.plot(st[k - 1:], sm, color=f"C{i}", label=f"{shape}: held-out {r['val']:.3f}")
+        a2.scatter([st[-1]], [r['val']], color=f"C{i}", marker='o', zorder=3)
+    a2.axhline(val_stable, color='gray', ls=':', label=f"stable checkpoint: held-out {val_stable:.3f}")
+    a1.set_xlabel('decay step'); a1.set_ylabel('lr'); a1.set_title('decay shapes'); a1.legend(fontsize=8)
+    a2.set_xlabel('decay step'); a2.set_ylabel('loss'); a2.legend(fontsize=7)
+    a2.set_title('train loss (running mean), held-out loss (dots)')
+    return fig
+
+# %% ../nbs/05_anneal.ipynb #9491c7f1
+def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:PretrainOutputs|None=None,
+        annotator:AnnotatorOutputs|None=None, dedup:DedupOutputs|None=None) -> AnnealOutputs:
+    "Chapter 05: one decay per strategy from the stable state on the annealing mix, the best by held-out loss; writes the manifest."
+    t0 = time.time()
+    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(AnnealConfig, P, 'anneal'); seed_everything(P.seed)
+    log, out = get_logger('anneal'), stage_dir(P, 'anneal')
+    pretrain, annotator, dedup = pretrain or PretrainOutputs.load(P), annotator or AnnotatorOutputs.load(P), dedup or DedupOutputs.load(P)
+    start = stable_start(pretrain, log)
+    seq_len, tokenizer = start.pretrain_config['seq_len'], start.tokenizer
+    val_recs = list(read_jsonl(pretrain.val))
+    mixed, mix_stats, ledgers = annealing_mix(tokenizer, pretrain, annotator, dedup, {r['id'] for r in val_recs}, cfg, seq_len, P.seed, log)
+    log.info('mix: ' + '; '.join(f"{s['source']} {s['blocks_used']:,} of {s['blocks_available']:,} blocks ({s['epochs']} epochs)"
+                                 for s in mix_stats))
+    vb = eval_batches(pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, P.seed)), seq_len, tokenizer.eos_token_id),
+                      cfg.batch_size, cfg.val_batches)
+    val_stable = evaluate(load_checkpoint(start.checkpoint)[0], vb)['loss']
+    results = {}
+    for shape in cfg.strategies:   # every strategy starts from the same stable state
+        results[shape] = r = decay_strategy(shape, start, mixed, mix_stats, vb, cfg, P, out)
+        log.info(f"{shape}: val loss {r['val']:.4f} (stable {val_stable:.4f}) in {r['res'].wall_s:.0f}s")
+    best = min(results, key=lambda s: results[s]['val'])
+    fig_cmp = save_figure(strategies_figure(results, val_stable), P, 'anneal', 'strategies')
+    o = AnnealOutputs(manifest_path(P, 'anneal'), checkpoint=results[best]['ck'], checkpoints={s: r['ck'] for s, r in results.items()},
+                      metrics={s: r['metrics'] for s, r in results.items()}, best_strategy=best)
+    mix_desc = ', '.join(f"{s['source']} {s['share']:.0%}" for s in mix_stats)
+    summary = {'best_strategy': best, 'val_loss_stable': round(val_stable, 4),
+               **{f"val_loss_{s}": round(r['val'], 4) for s, r in results.items()},
+               'decay_tokens_m': round(results[best]['res'].tokens / 1e6, 3),
+               'in': f"stable checkpoint + {sum(s['blocks_used'] for s in mix_stats):,} mixed blocks ({mix_desc})",
+               'out': f"{len(results)} annealed checkpoints; best {best}"}
+    write_manifest(P, 'anneal', cfg, started=t0, ledgers=ledgers, summary=summary, outputs=o, figures=[fig_cmp],
+                   extra={'mix': mix_stats, 'timings_s': {s: r['res'].wall_s for s, r in results.items()}})
+    return o

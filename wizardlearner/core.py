@@ -6,7 +6,7 @@ Docs: https://wizardlearner.github.io/wizardlearner/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #21fc2fe5
 from __future__ import annotations
-import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, sys, time, types, typing
+import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, sys, time, types, typing, warnings
 from copy import deepcopy
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -15,17 +15,15 @@ from typing import Any, Iterable, Iterator
 # %% auto #0
 __all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'repo_root', 'Settings', 'get_settings', 'Preset', 'get_preset',
            'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger', 'canonical_json',
-           'sha256_text', 'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions',
-           'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line',
-           'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'chapter_sources',
-           'chapter_fingerprint', 'benchmark_result', 'write_manifest', 'write_data_card', 'save_figure',
-           'seed_everything', 'get_logger']
+           'sha256_text', 'unit_hash', 'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl',
+           'package_versions', 'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind',
+           'machine_info', 'machine_line', 'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest',
+           'require_manifest', 'chapter_sources', 'chapter_fingerprint', 'benchmark_result', 'write_manifest',
+           'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
 
 # %% ../nbs/00_core.ipynb #33214c87
-_SETTINGS_DEFAULTS = dict(runs_dir='runs', cache_dir='.cache', reports_dir='reports', data_cards_dir='data_cards',
-                          hub_endpoint='https://huggingface.co', default_preset='smoke',
-                          accelerate_config='configs/ddp.yaml', num_proc='0')
-_PATH_KEYS = ('runs_dir', 'cache_dir', 'reports_dir', 'data_cards_dir', 'accelerate_config')
+_SETTINGS_DEFAULTS = dict(runs_dir='runs', reports_dir='reports', data_cards_dir='data_cards', default_preset='smoke', num_proc='0')
+_PATH_KEYS = ('runs_dir', 'reports_dir', 'data_cards_dir')
 
 def repo_root(start:Path|None=None) -> Path:
     "The folder holding `settings.ini`, searched upwards from `start` (default: cwd, then this package's folder)."
@@ -40,12 +38,9 @@ def repo_root(start:Path|None=None) -> Path:
 class Settings:
     "This machine's places and defaults (see `settings.ini`)."
     runs_dir: Path          # datasets, checkpoints, manifests
-    cache_dir: Path         # hub and tokenizer caches
     reports_dir: Path       # executed notebooks, figures, REPORT.md
     data_cards_dir: Path    # one card per data set
-    hub_endpoint: str       # hub endpoint or mirror for the scale-out presets
     default_preset: str     # preset used when none is named
-    accelerate_config: Path # accelerate config for multi-GPU runs
     num_proc: int           # data-chapter workers (0 = all cores)
     root: Path              # the repository root (where settings.ini lives)
 
@@ -57,7 +52,11 @@ def get_settings(path:Path|None=None) -> Settings:
     root = repo_root(path)
     cp = configparser.ConfigParser()
     if (root/'settings.ini').exists(): cp.read(root/'settings.ini')
-    vals = {**_SETTINGS_DEFAULTS, **(dict(cp['wizardlearner']) if cp.has_section('wizardlearner') else {})}
+    given = dict(cp['wizardlearner']) if cp.has_section('wizardlearner') else {}
+    if unknown := sorted(set(given) - set(_SETTINGS_DEFAULTS)):
+        warnings.warn(f"{root/'settings.ini'}: key(s) {unknown} are not read by wizardlearner (it reads {sorted(_SETTINGS_DEFAULTS)}); "
+                      f"hub caches and mirrors follow Hugging Face's own HF_HOME / HF_ENDPOINT variables.", stacklevel=2)
+    vals = {**_SETTINGS_DEFAULTS, **given}
     for k in _SETTINGS_DEFAULTS:
         if (env := os.environ.get(f'WIZARDLEARNER_{k.upper()}')) is not None: vals[k] = env
     for k in _PATH_KEYS: vals[k] = (root/Path(vals[k]).expanduser()).resolve()
@@ -281,6 +280,10 @@ def canonical_json(o) -> str:
 def sha256_text(s:str|bytes) -> str:
     "Hex SHA-256 of a string or bytes."
     return hashlib.sha256(s.encode('utf-8', 'surrogatepass') if isinstance(s, str) else s).hexdigest()
+
+def unit_hash(*parts:str) -> float:
+    "A uniform number in [0, 1) fixed by `parts` (SHA-256): seeded-free draws and splits that give the same answer on every run and machine."
+    return int(sha256_text('\0'.join(parts))[:13], 16) / 16**13
 
 def config_hash(cfg) -> str:
     "Hash of a config (dataclass, dict or plain value) via canonical JSON."

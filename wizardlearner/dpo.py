@@ -12,17 +12,21 @@ from pathlib import Path
 from typing import Iterable
 import torch
 import torch.nn.functional as F
-from .core import (Ledger, get_logger, get_preset, stage_config, seed_everything, stage_dir, require_manifest,
-                                read_jsonl, write_jsonl, write_manifest, save_figure, chapter_fingerprint, config_hash)
-from .trainer import TrainConfig, train, load_checkpoint, prepare_run_dir
-from .sft import (IM_END, build_sft_example, pad_collate, EpochBatches, stage_schedule,
-                               save_chat_checkpoint, strip_docstring)
-from .eval import run_many, generate, STOP_SEQUENCES, chat_prompt
+from .core import (Ledger, Preset, chapter_fingerprint, config_hash, get_logger, get_preset, manifest_path,
+                                read_jsonl, save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
+from .stages import DedupOutputs, DPOOutputs, SFTOutputs
+from .trainer import TrainConfig, load_checkpoint, prepare_run_dir, save_chat_checkpoint, stage_schedule, train
+from .tokenizer import chat_example, render_chat
+from .packing import EpochBatches, pad_collate
+from .sft import strip_docstring
+from .sandbox import run_many
+from .generate import generate, STOP_SEQUENCES
 
 # %% auto #0
 __all__ = ['DPOConfig', 'doctest_program', 'run_doctests', 'mutations', 'select_pair', 'doctest_source', 'doctest_calls',
            'stdlib_only', 'stub_answer', 'pairs_from_samples', 'verify_prompts', 'build_preference_pairs',
-           'sequence_logps', 'dpo_loss', 'frozen_reference', 'collate_pairs', 'make_dpo_loss_fn', 'tokenize_pairs']
+           'sequence_logps', 'dpo_loss', 'frozen_reference', 'collate_pairs', 'make_dpo_loss_fn', 'tokenize_pairs',
+           'load_policy', 'reference_records', 'train_round', 'dpo_history', 'dpo_summary', 'training_figure', 'run']
 
 # %% ../nbs/07_dpo.ipynb #3c681de5
 @dataclass
@@ -212,7 +216,7 @@ def pairs_from_samples(prompts:list[dict], samples:list[list[str]], tokenizer, c
             if j is None: ledger.drop('all_pass', example=r.get('id')); continue
             pair = dict(chosen=base, chosen_source='model' if ss else 'reference', chosen_status='passed',
                         rejected=muts[j][1], rejected_source=f'mutation:{muts[j][0]}', rejected_status=mst[j])
-        if any(build_sft_example(tokenizer, r['instruction'], pair[x], cfg.max_len) is None for x in ('chosen', 'rejected')):
+        if any(chat_example(tokenizer, r['instruction'], pair[x], cfg.max_len) is None for x in ('chosen', 'rejected')):
             ledger.drop('too_long', example=r.get('id')); continue
         ledger.keep()
         pairs.append(dict(id=r['id'], round=round_idx, instruction=r['instruction'], entry_point=r.get('entry_point'),
@@ -230,8 +234,8 @@ def verify_prompts(records:Iterable[dict], tokenizer, cfg:DPOConfig, ledger:Ledg
         if not _valid(r): ledger.drop('malformed', example=r.get('id')); continue
         if not doctest_calls(r['doctest'], r.get('entry_point')):
             ledger.drop('doctest_never_calls_function', example=r.get('id')); continue
-        n_prompt = len(tokenizer(chat_prompt(r['instruction'], tokenizer), add_special_tokens=False, verbose=False)['input_ids'])
-        if (build_sft_example(tokenizer, r['instruction'], r['response'], cfg.max_len) is None
+        n_prompt = len(tokenizer(render_chat(tokenizer, r['instruction']), add_special_tokens=False, verbose=False)['input_ids'])
+        if (chat_example(tokenizer, r['instruction'], r['response'], cfg.max_len) is None
             or (cfg.max_len and n_prompt + cfg.max_new_tokens > cfg.max_len)):   # the reference, or a full-length sample, would not fit
             ledger.drop('too_long', example=r.get('id')); continue
         cands.append(r)
@@ -260,7 +264,7 @@ def build_preference_pairs(records:Iterable[dict], model, tokenizer, cfg:DPOConf
     t1 = time.time()
     get_logger('dpo').info(f"round {round_idx}: {len(verified)} prompts with a passing reference; "
                            f"sampling {cfg.n_samples} answers each")
-    prompts = [chat_prompt(r['instruction'], tokenizer) for r in verified]
+    prompts = [render_chat(tokenizer, r['instruction']) for r in verified]
     samples = generate(model, tokenizer, prompts, max_new_tokens=cfg.max_new_tokens, n=cfg.n_samples,
                        temperature=cfg.temperature, top_p=cfg.top_p, batch_size=cfg.gen_batch_size,
                        stop=STOP_SEQUENCES, seed=seed + round_idx) if prompts else []
@@ -319,5 +323,105 @@ def make_dpo_loss_fn(ref_model=None, beta:float=0.1):
 
 def tokenize_pairs(pairs:list[dict], tokenizer, max_len:int|None=None) -> list[dict]:
     "Chosen and rejected SFT-style examples (prompt masked) of each pair."
-    return [dict(chosen=build_sft_example(tokenizer, p['instruction'], p['chosen'], max_len),
-                 rejected=build_sft_example(tokenizer, p['instruction'], p['rejected'], max_len)) for p in pairs]
+    return [dict(chosen=chat_example(tokenizer, p['instruction'], p['chosen'], max_len),
+                 rejected=chat_example(tokenizer, p['instruction'], p['rejected'], max_len)) for p in pairs]
+
+# %% ../nbs/07_dpo.ipynb #95d67959
+def load_policy(sft:SFTOutputs, cfg:DPOConfig) -> tuple:
+    "(policy, tokenizer) of the SFT checkpoint; `cfg.max_len` (in place) becomes at most the policy's context."
+    policy, tokenizer = load_checkpoint(sft.checkpoint)
+    ctx = policy.config.max_position_embeddings
+    cfg.max_len = min(cfg.max_len or ctx, ctx)
+    return policy, tokenizer
+
+def reference_records(dedup:DedupOutputs, sft:SFTOutputs) -> list[dict]:
+    "Dedup's mined pairs, each reference answer in the form SFT trained on (no docstring, unless SFT kept it)."
+    records = list(read_jsonl(dedup.instructions))
+    if sft.read_manifest()['config'].get('answer_docstring', True): return records
+    return [dict(r, response=strip_docstring(r['response'])) if r.get('doctest') and isinstance(r.get('response'), str)
+            else r for r in records]
+
+# %% ../nbs/07_dpo.ipynb #a7c3e9d1
+def train_round(policy, tokenizer, pairs:list[dict], cfg:DPOConfig, P:Preset, rnd:int, out:Path):
+    "DPO round `rnd`: train `policy` in place on `pairs` against a frozen copy of itself; returns the `TrainResult`."
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ref = frozen_reference(policy)
+    d = prepare_run_dir(out/f'round{rnd}'/'train',   # resumed only by a rerun with the same notebook, config, inputs and pairs
+                        {'chapter': chapter_fingerprint(P, 'dpo'), 'round': rnd,
+                         'pairs': config_hash([(p['id'], p['chosen'], p['rejected']) for p in pairs])})
+    tc = TrainConfig(max_steps=cfg.steps, schedule=stage_schedule(cfg.steps, cfg.lr, cfg.warmup_frac, cfg.decay_shape),
+                     grad_accum=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm, weight_decay=cfg.weight_decay,
+                     log_every=cfg.log_every, seed=P.seed + rnd)
+    tp = tokenize_pairs(pairs, tokenizer, cfg.max_len)
+    batches = EpochBatches(tp, cfg.batch_size, lambda xs: collate_pairs(xs, pad_id), seed=P.seed + rnd,
+                           lengths=[max(len(e['chosen']['input_ids']), len(e['rejected']['input_ids'])) for e in tp])
+    return train(policy, batches, make_dpo_loss_fn(ref, cfg.beta), tc, d, desc=f'dpo round {rnd}')
+
+# %% ../nbs/07_dpo.ipynb #0ba4134f
+def dpo_history(results:list[dict]) -> list[dict]:
+    "The logged DPO steps of every round, numbered across rounds (`gstep`)."
+    hist, off = [], 0
+    for r in results:
+        hist += [dict(h, gstep=off + h['step']) for h in r['result'].history if 'rewards/margins' in h]
+        off += r['result'].steps
+    return hist
+
+def dpo_summary(n_records:int, pairs:list[dict], results:list[dict], hist:list[dict]) -> dict:
+    "The manifest's summary: pairs by where chosen and rejected came from, reward accuracy and margin of the last logged steps."
+    last = hist[-max(1, min(len(hist), 5)):]   # the final few logged steps
+    n_model = sum(p['chosen_source'] == 'model' for p in pairs)
+    return {'in': f"{n_records:,} instruction pairs", 'out': f"{len(pairs)} preference pairs, 1 checkpoint",
+            'prompts_verified': sum(r['info']['verified'] for r in results), 'pairs': len(pairs),
+            'chosen_from_model': n_model, 'chosen_from_reference': len(pairs) - n_model,
+            'rejected_from_mutation': sum(p['rejected_source'].startswith('mutation') for p in pairs),
+            'final_reward_accuracy': round(sum(h['rewards/accuracies'] for h in last) / len(last), 3),
+            'final_reward_margin': round(sum(h['rewards/margins'] for h in last) / len(last), 4)}
+
+# %% ../nbs/07_dpo.ipynb #1f74956c
+def training_figure(hist:list[dict], results:list[dict]):
+    "DPO loss, reward margin and reward accuracy per optimizer step, a grey line where each later round starts."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(11, 3.2))
+    for ax, key, title in zip(axs, ('loss', 'rewards/margins', 'rewards/accuracies'), ('DPO loss', 'reward margin', 'reward accuracy')):
+        ax.plot([h['gstep'] for h in hist], [h[key] for h in hist], '.-')
+        ax.set(xlabel='optimizer step', title=title)
+    axs[0].axhline(math.log(2), color='grey', ls=':', lw=1, label='log 2 (policy = reference)'); axs[0].legend(fontsize=8)
+    for r in results[1:]:
+        for ax in axs: ax.axvline(sum(x['result'].steps for x in results[:r['round']]), color='grey', lw=0.8)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/07_dpo.ipynb #24ebe2e0
+def run(preset:str|Preset='smoke', overrides:dict|None=None, *, sft:SFTOutputs|None=None,
+        dedup:DedupOutputs|None=None) -> DPOOutputs:
+    "Chapter 07: execution-feedback preference pairs from the SFT model and DPO on them; writes the pairs, the checkpoint and the manifest."
+    t0 = time.time()
+    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(DPOConfig, P, 'dpo'); seed_everything(P.seed)
+    log, out = get_logger('dpo'), stage_dir(P, 'dpo')
+    sft, dedup = sft or SFTOutputs.load(P), dedup or DedupOutputs.load(P)
+    policy, tokenizer = load_policy(sft, cfg)
+    records = reference_records(dedup, sft)
+    ledgers, all_pairs, results, used = [], [], [], set()
+    for rnd in range(cfg.rounds):   # each round: new prompts (those whose reference ran before are excluded), current policy
+        pairs, ledger, info = build_preference_pairs(records, policy, tokenizer, cfg, seed=P.seed, round_idx=rnd, exclude=used,
+                                                     ledger_name='dpo_prompts' + (f'_round{rnd}' if rnd else ''))
+        ledgers.append(ledger); used |= info.pop('tried')
+        if not pairs:
+            raise RuntimeError(f"Round {rnd} built no preference pairs: {ledger}. Check the instruction pairs' doctests.")
+        all_pairs += pairs
+        res = train_round(policy, tokenizer, pairs, cfg, P, rnd, out)
+        results.append(dict(round=rnd, pairs=len(pairs), info={k: round(v, 1) for k, v in info.items()}, result=res))
+        log.info(f"round {rnd}: {ledger}; {info}")
+    write_jsonl(out/'pairs.jsonl.gz', all_pairs)
+    ck = save_chat_checkpoint(policy, tokenizer, out/'checkpoint', dict(stage='dpo', dpo=asdict(cfg), base=sft.checkpoint))
+    hist = dpo_history(results)
+    fig = save_figure(training_figure(hist, results), P, 'dpo', 'training')
+    o = DPOOutputs(manifest_path(P, 'dpo'), checkpoint=ck, pairs=out/'pairs.jsonl.gz')
+    write_manifest(P, 'dpo', cfg, started=t0, ledgers=ledgers, summary=dpo_summary(len(records), all_pairs, results, hist),
+                   figures=[fig], outputs=o,
+                   extra={'rounds': [dict(round=r['round'], pairs=r['pairs'], **r['info'],
+                                          steps=r['result'].steps, wall_s=round(r['result'].wall_s, 1),
+                                          final_loss=round(r['result'].final_loss, 4)) for r in results]})
+    return o

@@ -1,4 +1,4 @@
-"""A sandbox for model-written code, batched generation, HumanEval pass@k and held-out perplexity, run on every checkpoint the book made.
+"""HumanEval pass@k, with every program run in the sandbox, and held-out perplexity, measured on every checkpoint the book made.
 
 Docs: https://wizardlearner.github.io/wizardlearner/eval.html.md"""
 
@@ -6,20 +6,24 @@ Docs: https://wizardlearner.github.io/wizardlearner/eval.html.md"""
 
 # %% ../nbs/08_eval.ipynb #dbabcc2b
 from __future__ import annotations
-import json, math, os, random, re, resource, shutil, signal, subprocess, sys, tempfile, time, warnings
+import json, math, os, re, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, asdict
 from pathlib import Path
-
 import torch
-from .core import (get_preset, stage_config, seed_everything, stage_dir, require_manifest, read_jsonl,
-                                write_jsonl, write_manifest, save_figure, get_logger, load_humaneval, Ledger)
+from .core import (Ledger, Preset, get_logger, get_preset, load_humaneval, manifest_path, read_jsonl,
+                                save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
+from .stages import AnnealOutputs, DPOOutputs, EvalOutputs, PretrainOutputs, SFTOutputs
+from .sandbox import SandboxResult, run_many, sandbox_mode
+from .generate import STOP_SEQUENCES, generate
+from .tokenizer import render_chat
+from .trainer import causal_lm_nll
 
 # %% auto #0
-__all__ = ['PYTHON_PATH_ENV', 'STOP_SEQUENCES', 'SPECIAL_STOPS', 'humaneval_programs', 'EvalConfig', 'SandboxResult',
-           'sandbox_mode', 'run_sandboxed', 'run_many', 'truncate_at_stop', 'generate', 'pass_at_k', 'extract_code',
-           'prompt_preamble', 'humaneval_program', 'chat_prompt', 'syntax_error', 'run_programs',
-           'humaneval_completions', 'judge_humaneval', 'evaluate_humaneval', 'perplexity']
+__all__ = ['EvalConfig', 'pass_at_k', 'extract_code', 'prompt_preamble', 'humaneval_program', 'syntax_error', 'run_programs',
+           'humaneval_completions', 'judge_humaneval', 'evaluate_humaneval', 'perplexity', 'checkpoints_to_evaluate',
+           'held_out_texts', 'score_checkpoint', 'checkpoint_row', 'judged_samples', 'evaluate_checkpoints',
+           'results_figure', 'eval_summary', 'run']
 
 # %% ../nbs/08_eval.ipynb #e84f78db
 @dataclass
@@ -42,202 +46,6 @@ class EvalConfig:
     def temp(self) -> float:
         "The sampling temperature actually used."
         return self.temperature if self.temperature is not None else (0.0 if self.n_samples == 1 else 0.2)
-
-# %% ../nbs/08_eval.ipynb #568f39f8
-@dataclass
-class SandboxResult:
-    "What one sandboxed program did."
-    status: str              # 'passed' | 'failed' | 'timeout' | 'error' (the sandbox itself did not start)
-    passed: bool             # exit code 0 within the limits
-    returncode: int|None     # exit code (negative or 128+n: killed by signal n); None on timeout
-    stdout: str              # the first `max_output_kb` of stdout
-    stderr: str              # the first `max_output_kb` of stderr
-    duration_s: float        # wall time including sandbox setup
-
-PYTHON_PATH_ENV = '/usr/local/bin:/usr/bin:/bin'
-
-def _traversable(p:Path) -> bool:
-    "Can any user reach `p`: every ancestor directory has the others-execute bit?"
-    return all(a.stat().st_mode & 0o001 for a in [*reversed(p.parents), p] if a.is_dir())
-
-def _python_paths() -> list[Path]:
-    "The directories the interpreter needs: venv prefix, base prefix, the real executable's folder."
-    return list(dict.fromkeys(Path(x).resolve() for x in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent)))
-
-def _rebind_hidden(paths) -> list[str]:
-    "bwrap args that make `paths` readable by an unprivileged uid where an ancestor (e.g. /root, mode 700) is not: an empty tmpfs over that ancestor, then `paths` bound back read-only."
-    args, hidden, bound = [], [], []
-    for p in paths:
-        if _traversable(p) or any(p.is_relative_to(b) for b in bound): continue
-        top = next(a for a in [*list(reversed(p.parents))[1:], p] if not a.stat().st_mode & 0o001)
-        if top == p: continue  # the path itself is private: nothing sensible to do
-        if top not in hidden: hidden.append(top); args += ['--tmpfs', str(top)]
-        for d in [a for a in reversed(p.parents) if a.is_relative_to(top) and a != top]:
-            args += ['--perms', '0755', '--dir', str(d)]
-        args += ['--ro-bind', str(p), str(p)]; bound.append(p)
-    return args
-
-def _sandbox_argv(program:str, scratch:str, uid:int|None, use_bwrap:bool, tmpfs_mb:int) -> list[str]:
-    "The command line that runs `program` under bwrap (or bare), dropping to `uid` when given."
-    py = [sys.executable, '-I', '-c', program]
-    if not use_bwrap: return py
-    if uid is None:  # unprivileged caller: bwrap makes a user namespace itself
-        ns = ['--unshare-all']; drop = []
-    else:            # root: no user namespace (uids inside would map back to root); setpriv drops to `uid`
-        ns = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try']
-        drop = ['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--']
-    # the private /tmp would hide an interpreter that lives under /tmp (a venv in a CI checkout there): bind it back
-    under_tmp = [a for p in _python_paths() if p.is_relative_to('/tmp') for a in ('--ro-bind', str(p), str(p))]
-    return ['bwrap', *ns, '--die-with-parent', '--new-session', '--ro-bind', '/', '/',
-            *(_rebind_hidden(_python_paths()) if uid is not None else []),
-            '--size', str(tmpfs_mb << 20), '--tmpfs', '/tmp', *under_tmp, '--bind', scratch, scratch,
-            '--proc', '/proc', '--dev', '/dev', '--chdir', scratch, '--', *drop, *py]
-
-# %% ../nbs/08_eval.ipynb #26e7dee2
-_MODE: dict = {}  # the probed sandbox mode, cached per process
-_RLIMITS = {'cpu': resource.RLIMIT_CPU, 'as': resource.RLIMIT_AS, 'fsize': resource.RLIMIT_FSIZE,
-            'nproc': resource.RLIMIT_NPROC, 'core': resource.RLIMIT_CORE}
-
-def _with_limits(argv:list[str], lim:dict) -> tuple[list[str], object]:
-    "Apply rlimits `lim` (soft = hard) to `argv`: via util-linux `prlimit` (no Python code between fork and exec, safe with threads), else a preexec_fn."
-    if shutil.which('prlimit'): return ['prlimit', *[f'--{k}={v}:{v}' for k, v in lim.items()], '--', *argv], None
-    def preexec():  # only plain setrlimit calls in the forked child
-        for k, v in lim.items(): resource.setrlimit(_RLIMITS[k], (v, v))
-    return argv, preexec
-
-def _launch(program, timeout_s, memory_mb, *, max_procs, max_file_mb, max_output_kb, tmpfs_mb, use_bwrap) -> SandboxResult:
-    "Run `program` once in a fresh scratch dir under the given isolation; see `run_sandboxed`."
-    root = os.geteuid() == 0
-    uid = random.SystemRandom().randrange(1 << 20, 1 << 21) if root else None  # a fresh uid: its process count starts at 0
-    if root and not use_bwrap and not all(_traversable(p) for p in _python_paths()): uid = None  # interpreter unreachable for others
-    nproc = max_procs if uid is not None else len(os.listdir('/proc')) + max_procs  # non-root: the count includes the caller's own processes
-    lim = {'cpu': math.ceil(timeout_s) + 1, 'as': memory_mb << 20, 'fsize': max_file_mb << 20, 'nproc': nproc, 'core': 0}
-    scratch = tempfile.mkdtemp(prefix='wl-sandbox-')
-    try:
-        if uid is not None: os.chown(scratch, uid, uid)
-        env = {'PATH': PYTHON_PATH_ENV, 'HOME': scratch, 'TMPDIR': scratch}
-        argv, preexec = _with_limits(_sandbox_argv(program, scratch, uid, use_bwrap, tmpfs_mb), lim)
-        bare_uid = dict(user=uid, group=uid, extra_groups=[]) if uid is not None and not use_bwrap else {}
-        t0 = time.perf_counter()
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:
-                p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=scratch,
-                                     start_new_session=True, preexec_fn=preexec, close_fds=True, **bare_uid)
-            except OSError as e:
-                return SandboxResult('error', False, None, '', f"sandbox did not start: {e}", time.perf_counter() - t0)
-            try: rc = p.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired: rc = None
-            try: os.killpg(p.pid, signal.SIGKILL)  # the whole group, also after a normal exit (stray children)
-            except (ProcessLookupError, PermissionError): pass
-            if rc is None: p.wait()
-            dur = time.perf_counter() - t0
-            out.seek(0); err.seek(0)
-            o = out.read(max_output_kb << 10).decode('utf-8', 'replace'); e = err.read(max_output_kb << 10).decode('utf-8', 'replace')
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if rc is None or rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU): status = 'timeout'
-    elif rc == 0: status = 'passed'
-    elif e.startswith(('bwrap: ', 'setpriv: ')) and rc in (1, 127): status = 'error'
-    else: status = 'failed'
-    return SandboxResult(status, status == 'passed', rc, o, e, round(dur, 4))
-
-def sandbox_mode() -> str:
-    "'bwrap' if bubblewrap works here (probed once per process), else 'limits-only' (with a warning)."
-    if 'mode' not in _MODE:
-        why = 'bwrap is not installed' if shutil.which('bwrap') is None else None
-        if why is None:
-            r = _launch('print(6*7)', 10.0, 512, max_procs=32, max_file_mb=1, max_output_kb=4, tmpfs_mb=8, use_bwrap=True)
-            if r.stdout.strip() != '42': why = f"bwrap failed to start ({r.status}, rc={r.returncode}): {r.stderr.strip()[:300]}"
-        _MODE['mode'] = 'bwrap' if why is None else 'limits-only'
-        _MODE['why'] = why
-    if _MODE['mode'] != 'bwrap' and not _MODE.get('warned'):
-        _MODE['warned'] = True
-        warnings.warn(f"Sandbox: {_MODE['why']}. Model-written code runs with resource limits only: network and filesystem "
-                      "isolation are OFF (it can open sockets and write wherever its uid can). Install bubblewrap "
-                      "(`apt-get install bubblewrap`, `dnf install bubblewrap`) and, when not root, allow unprivileged user "
-                      "namespaces (`sysctl kernel.unprivileged_userns_clone=1`)." + (
-                      " Running as root with an interpreter other users cannot read, programs also keep root's uid, so the "
-                      "process-count limit does not bind." if os.geteuid() == 0 and not all(map(_traversable, _python_paths())) else ''),
-                      RuntimeWarning, stacklevel=3)
-    return _MODE['mode']
-
-def run_sandboxed(program:str, timeout_s:float=5.0, memory_mb:int=512, *,
-                  max_procs:int=32,      # processes + threads the program may run at once
-                  max_file_mb:int=16,    # largest file it may write (stdout and stderr included)
-                  max_output_kb:int=64,  # stdout/stderr kept in the result
-                  tmpfs_mb:int=64,       # size of its private /tmp
-                  ) -> SandboxResult:
-    "Run a Python `program` isolated (bwrap: no network, read-only root, scratch cwd; empty env; unprivileged uid; rlimits); kill it after `timeout_s`."
-    return _launch(program, timeout_s, memory_mb, max_procs=max_procs, max_file_mb=max_file_mb, max_output_kb=max_output_kb,
-                   tmpfs_mb=tmpfs_mb, use_bwrap=sandbox_mode() == 'bwrap')
-
-def run_many(programs:list[str], timeout_s:float=5.0, workers:int=2, **kw) -> list[SandboxResult]:
-    "`run_sandboxed` over `programs`, `workers` at a time, results in input order."
-    sandbox_mode()  # probe (and warn) once, before the threads start
-    if workers <= 1 or len(programs) <= 1: return [run_sandboxed(p, timeout_s, **kw) for p in programs]
-    with ThreadPoolExecutor(workers) as ex: return list(ex.map(lambda p: run_sandboxed(p, timeout_s, **kw), programs))
-
-# %% ../nbs/08_eval.ipynb #2810895d
-STOP_SEQUENCES = ['\ndef ', '\nclass ', '\nif __name__', '\nprint(', '\n#']  # Chen et al. 2021 (Codex) HumanEval stops
-SPECIAL_STOPS = ('<|endoftext|>', '<|im_end|>')  # the book's eos and ChatML end-of-turn tokens
-
-def truncate_at_stop(text:str, stop) -> str:
-    "`text` cut before the earliest occurrence of any string in `stop`."
-    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=len(text))
-    return text[:cut]
-
-def _special_stops(tokenizer) -> list[str]:
-    "End-of-sequence strings of `tokenizer`: eos, pad, and the book's special tokens where the vocab has them."
-    vocab = tokenizer.get_vocab()
-    return [s for s in dict.fromkeys([tokenizer.eos_token, tokenizer.pad_token, *SPECIAL_STOPS]) if s and s in vocab]
-
-class _StopOnStrings:
-    "A `generate` stopping criterion: a row is done once its new text contains a stop string (checked every step, so only the last few tokens need decoding)."
-    def __init__(self, tokenizer, stop, prompt_len):
-        self.tok, self.stop, self.prompt_len = tokenizer, [s for s in stop if s], prompt_len
-        self.tail = max(map(len, self.stop), default=0) + 2  # a stop string of c chars spans at most c tokens
-    def __call__(self, input_ids, scores, **kw):
-        start = max(self.prompt_len, input_ids.shape[1] - self.tail)
-        texts = self.tok.batch_decode(input_ids[:, start:], skip_special_tokens=False)
-        return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
-
-def generate(model, tokenizer, prompts:list[str], *,
-             max_new_tokens:int=128,     # new tokens per completion
-             n:int=1,                    # completions per prompt (greedy: one completion repeated n times)
-             temperature:float=0.0,      # 0: greedy; > 0: sampling
-             top_p:float=0.95,           # nucleus sampling mass when sampling
-             batch_size:int=16,          # sequences per `model.generate` call
-             stop:list[str]=STOP_SEQUENCES, # completions are cut at the first of these (eos / <|im_end|> always stop)
-             seed:int=0,                 # sampling seed (the caller's RNG state is left untouched)
-             ) -> list[list[str]]:
-    "`n` completions per prompt (left-padded batched `model.generate`, sorted by length), each cut at the first stop sequence."
-    if tokenizer.pad_token is None: tokenizer.pad_token = tokenizer.eos_token
-    specials = _special_stops(tokenizer)
-    stops = [*stop, *specials]
-    eos_ids = [tokenizer.convert_tokens_to_ids(s) for s in specials]
-    greedy = temperature == 0
-    reps = 1 if greedy else n
-    enc = [tokenizer(p)['input_ids'] for p in prompts]
-    room = (getattr(model.config, 'max_position_embeddings', None) or 0) - max_new_tokens  # prompt tokens that fit the trained context
-    if room > 0: enc = [e[-room:] for e in enc]  # a longer prompt keeps its end, where the completion continues
-    rows = sorted(((i, j) for i in range(len(prompts)) for j in range(reps)), key=lambda ij: (-len(enc[ij[0]]), ij))
-    out = [[None] * reps for _ in prompts]
-    device = next(model.parameters()).device
-    was_training = model.training; model.eval()
-    with torch.inference_mode(), torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        for b in range(0, len(rows), batch_size):
-            batch = rows[b:b + batch_size]
-            L = max(len(enc[i]) for i, _ in batch)
-            ids = torch.tensor([[tokenizer.pad_token_id] * (L - len(enc[i])) + enc[i] for i, _ in batch], device=device)
-            mask = torch.tensor([[0] * (L - len(enc[i])) + [1] * len(enc[i]) for i, _ in batch], device=device)
-            torch.manual_seed(seed * 1_000_003 + b)  # same seed and batch_size, same samples, whatever ran before
-            kw = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=temperature, top_p=top_p)
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=eos_ids or None, stopping_criteria=[_StopOnStrings(tokenizer, stops, L)], **kw)
-            texts = tokenizer.batch_decode(gen[:, L:], skip_special_tokens=False)
-            for (i, j), t in zip(batch, texts): out[i][j] = truncate_at_stop(t, stops)
-    model.train(was_training)
-    return [o * n if greedy else o for o in out]
 
 # %% ../nbs/08_eval.ipynb #31d9a233
 def pass_at_k(n:int, c:int, k:int) -> float:
@@ -267,15 +75,6 @@ def humaneval_program(problem:dict, completion:str, chat:bool=False) -> str:
     code = problem['prompt'] + completion if not chat else prompt_preamble(problem['prompt'], ep) + extract_code(completion, ep)
     return f"{code}\n\n{problem['test']}\ncheck({ep})\n"
 
-humaneval_programs = humaneval_program  # the name the brief used
-
-def chat_prompt(instruction:str, tokenizer) -> str:
-    "`instruction` as the user turn of `tokenizer`'s chat template, ready for the assistant's answer (what SFT, DPO and eval all prompt with)."
-    if not getattr(tokenizer, 'chat_template', None):
-        raise ValueError("The tokenizer has no chat template: load the one chapter 04 trained (it carries CHATML_TEMPLATE) "
-                         "or set `tokenizer.chat_template = wizardlearner.tokenizer.CHATML_TEMPLATE`.")
-    return tokenizer.apply_chat_template([{'role': 'user', 'content': instruction}], tokenize=False, add_generation_prompt=True)
-
 # %% ../nbs/08_eval.ipynb #6893d979
 def syntax_error(program:str) -> str|None:
     "The compile error of `program` (None if it compiles). Compiling runs none of its code."
@@ -299,11 +98,11 @@ def humaneval_completions(model, tokenizer, problems:list[dict], *,
                           seed:int=0) -> dict:
     "The model's half of HumanEval: completions per problem, generation time, and how many prompts lost their start."
     t0 = time.time()
-    prompts = [chat_prompt(p['prompt'].strip(), tokenizer) if chat else p['prompt'] for p in problems]
+    prompts = [render_chat(tokenizer, p['prompt'].strip()) if chat else p['prompt'] for p in problems]
     comps = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, n=n_samples, temperature=temperature, top_p=top_p,
                      batch_size=batch_size, stop=[] if chat else STOP_SEQUENCES, seed=seed)
     ctx = getattr(model.config, 'max_position_embeddings', None)  # longer prompts lose their start (see `generate`)
-    n_trunc = sum(len(tokenizer(p)['input_ids']) > ctx - max_new_tokens for p in prompts) if ctx and ctx > max_new_tokens else 0
+    n_trunc = sum(len(tokenizer(p, verbose=False)['input_ids']) > ctx - max_new_tokens for p in prompts) if ctx and ctx > max_new_tokens else 0
     return dict(completions=comps, n_samples=n_samples, temperature=temperature, chat=chat, n_truncated=n_trunc, gen_s=round(time.time() - t0, 2))
 
 def judge_humaneval(problems:list[dict], gen:dict, ks=(1, 10), timeout_s:float=3.0, memory_mb:int=1024, workers:int=2) -> dict:
@@ -353,9 +152,141 @@ def perplexity(model, tokenizer, texts:list[str], seq_len:int=256, max_tokens:in
             ws = wins[b:b + batch_size]; L = max(map(len, ws))
             x = torch.tensor([w + [0] * (L - len(w)) for w in ws], device=device)
             mask = torch.tensor([[1] * len(w) + [0] * (L - len(w)) for w in ws], device=device)
-            logits = model(input_ids=x, attention_mask=mask).logits[:, :-1].float()
-            tgt = x[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
-            nll += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=-100, reduction='sum').item()
-            n += int((tgt != -100).sum())
+            s, k = causal_lm_nll(model, dict(input_ids=x, attention_mask=mask, labels=x.masked_fill(mask == 0, -100)))  # padding is no target
+            nll += s.item(); n += int(k)
     model.train(was_training)
     return dict(ppl=math.exp(nll / n), loss=nll / n, tokens=n, windows=len(wins), texts=n_texts)
+
+# %% ../nbs/08_eval.ipynb #417caae6
+def checkpoints_to_evaluate(pretrain:PretrainOutputs, anneal:AnnealOutputs, sft:SFTOutputs, dpo:DPOOutputs) -> list[dict]:
+    "Every checkpoint of the book in stage order, each folder once: its label, stage, the output fields naming it, path."
+    named = [('pretrain', 'pretrain', 'pretrain.checkpoint', pretrain.checkpoint),
+             *[(f"anneal/{s}", 'anneal', f"anneal.checkpoints[{s}]", p) for s, p in anneal.checkpoints.items()],
+             ('anneal', 'anneal', 'anneal.checkpoint', anneal.checkpoint),   # the best strategy's: listed above already
+             ('sft/stage1', 'sft', 'sft.checkpoint_stage1', sft.checkpoint_stage1),
+             ('sft', 'sft', 'sft.checkpoint', sft.checkpoint),
+             ('dpo', 'dpo', 'dpo.checkpoint', dpo.checkpoint)]
+    ckpts = {}   # resolved path -> entry: a folder named by two fields is evaluated once
+    for label, stage, key, path in named:
+        if path is None: continue
+        path = Path(path).resolve()
+        if path in ckpts: ckpts[path]['keys'].append(key); continue
+        ckpts[path] = dict(label=label, stage=stage, keys=[key], path=str(path))
+    return list(ckpts.values())
+
+# %% ../nbs/08_eval.ipynb #c3f81a25
+def held_out_texts(pretrain:PretrainOutputs, led:Ledger) -> list[str]:
+    "The contents of the pretraining chapter's held-out files; empty files are dropped into `led`."
+    recs = list(read_jsonl(pretrain.val))
+    texts = [r['content'] for r in recs if r.get('content')]
+    led.add_in(len(recs))
+    if len(recs) > len(texts): led.drop('empty', len(recs) - len(texts))
+    return texts
+
+# %% ../nbs/08_eval.ipynb #a6b255e3
+def score_checkpoint(ck:dict, problems:list[dict], val_texts:list[str], cfg:EvalConfig, seed:int, device:str, judge:ThreadPoolExecutor):
+    "Generate one checkpoint's HumanEval completions, hand them to `judge`, then measure perplexity: (chat, judged future, ppl, ppl seconds)."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    model = AutoModelForCausalLM.from_pretrained(ck['path'], dtype=torch.bfloat16 if device == 'cuda' else torch.float32).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(ck['path'])
+    chat = ck['stage'] in ('sft', 'dpo') and bool(getattr(tokenizer, 'chat_template', None))
+    gen = humaneval_completions(model, tokenizer, problems, n_samples=cfg.n_samples, temperature=cfg.temp, top_p=cfg.top_p,
+                                max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, chat=chat, seed=seed)
+    fut = judge.submit(judge_humaneval, problems, gen, cfg.ks, cfg.timeout_s, cfg.memory_mb, cfg.workers or os.cpu_count() or 1)
+    t1 = time.time()
+    pp = perplexity(model, tokenizer, val_texts, seq_len=cfg.ppl_seq_len or model.config.max_position_embeddings,
+                    max_tokens=cfg.ppl_max_tokens, batch_size=cfg.batch_size)
+    return chat, fut, pp, round(time.time() - t1, 2)
+
+# %% ../nbs/08_eval.ipynb #d94c0b77
+def checkpoint_row(ck:dict, chat:bool, he:dict, pp:dict, ppl_s:float) -> dict:
+    "One row of results.json: the checkpoint, its pass@k and perplexity, the sandbox's statuses and the timings."
+    return dict(ck, chat=chat, **{k: round(v, 4) for k, v in he.items() if k.startswith('pass@')},
+                ppl=round(pp['ppl'], 3), loss=round(pp['loss'], 4), ppl_tokens=pp['tokens'], ppl_texts=pp['texts'],
+                status_counts=he['status_counts'], n_truncated=he['n_truncated'],
+                gen_s=he['gen_s'], exec_s=he['exec_s'], ppl_s=round(ppl_s, 2))
+
+def judged_samples(ck:dict, he:dict, led:Ledger) -> list[dict]:
+    "Every judged completion of one checkpoint as a samples row; `led` keeps each unless the sandbox itself failed."
+    rows = []
+    for q in he['problems']:
+        for j, (c, st, err) in enumerate(zip(q['completions'], q['statuses'], q['errors'])):
+            rows.append(dict(checkpoint=ck['label'], stage=ck['stage'], task_id=q['task_id'], sample=j, completion=c, status=st, error=err))
+            led.add_in()
+            if st == 'error': led.drop('sandbox_error', example=f"{ck['label']} {q['task_id']}")
+            else: led.keep()
+    return rows
+
+# %% ../nbs/08_eval.ipynb #e5a1f3c9
+def evaluate_checkpoints(ckpts:list[dict], problems:list[dict], val_texts:list[str], cfg:EvalConfig, seed:int, device:str,
+                         led:Ledger, log) -> tuple[list[dict], list[dict]]:
+    "Score every checkpoint, the sandbox judging checkpoint k while the model generates for k+1: (results rows, samples)."
+    judge = ThreadPoolExecutor(1)   # a background thread: the judged programs are processes, so the GIL does not serialise them
+    pending = [(ck, *score_checkpoint(ck, problems, val_texts, cfg, seed, device, judge)) for ck in ckpts]
+    results, samples = [], []
+    for ck, chat, fut, pp, ppl_s in pending:   # in checkpoint order, as each judge finishes
+        he = fut.result()
+        samples += judged_samples(ck, he, led)
+        results.append(checkpoint_row(ck, chat, he, pp, ppl_s))
+        log.info(f"{ck['label']}: pass@1 {results[-1]['pass@1']:.3f}, ppl {pp['ppl']:.2f} (generate {he['gen_s']:.0f} s, "
+                 f"sandbox {he['exec_s']:.0f} s, ppl {ppl_s:.0f} s)")
+    judge.shutdown()
+    return results, samples
+
+# %% ../nbs/08_eval.ipynb #5e145ff1
+def results_figure(results:list[dict], n_problems:int, temp:float):
+    "pass@1 per checkpoint (base prompts vs chat prompts) next to held-out perplexity, in stage order."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    labels = [r['label'] for r in results]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    bars = a1.bar(labels, [100 * r['pass@1'] for r in results], color=['tab:purple' if r['chat'] else 'tab:green' for r in results])
+    a1.bar_label(bars, fmt='%.1f')
+    a1.legend(handles=[Patch(color='tab:green', label='base: completes the prompt'), Patch(color='tab:purple', label='chat: answers in ChatML')],
+              loc='upper left', fontsize=8)
+    a1.set_ylabel('HumanEval pass@1 (%)'); a1.set_title(f"pass@1 on {n_problems} problems ({'greedy' if temp == 0 else f'T={temp}'})")
+    a1.set_ylim(0, max(5, *[100 * r['pass@1'] * 1.2 for r in results]))
+    a2.plot(labels, [r['ppl'] for r in results], 'o-', color='tab:blue')
+    a2.set_ylabel('held-out perplexity'); a2.set_title(f"perplexity on {results[0]['ppl_tokens']:,} held-out tokens")
+    for a in (a1, a2): a.tick_params(axis='x', rotation=30)
+    fig.suptitle('Every checkpoint of the book, in stage order'); fig.tight_layout()
+    return fig
+
+def eval_summary(results:list[dict], n_problems:int, n_judged:int) -> dict:
+    "The manifest's summary: what was measured, then pass@1 and perplexity per checkpoint label."
+    summary = {'in': f"{len(results)} checkpoints x {n_problems} HumanEval problems; {results[0]['ppl_tokens']:,} held-out tokens",
+               'out': f"{n_judged:,} judged completions ({sandbox_mode()} sandbox)"}
+    for r in results: summary[f"pass@1 {r['label']}"] = r['pass@1']; summary[f"ppl {r['label']}"] = r['ppl']
+    return summary
+
+# %% ../nbs/08_eval.ipynb #f2b6d8e4
+def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:PretrainOutputs|None=None, anneal:AnnealOutputs|None=None,
+        sft:SFTOutputs|None=None, dpo:DPOOutputs|None=None) -> EvalOutputs:
+    "Chapter 08: HumanEval pass@k (every program sandboxed) and held-out perplexity of every checkpoint; writes the manifest."
+    t0 = time.time()
+    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(EvalConfig, P, 'eval'); seed_everything(P.seed)
+    log, out = get_logger('eval'), stage_dir(P, 'eval')
+    pretrain, anneal = pretrain or PretrainOutputs.load(P), anneal or AnnealOutputs.load(P)
+    sft, dpo = sft or SFTOutputs.load(P), dpo or DPOOutputs.load(P)
+    import transformers; transformers.utils.logging.disable_progress_bar()
+    torch.set_num_threads(1)  # measured on the smoke model: a 1M-parameter model generates faster on one thread than on two
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    ckpts = checkpoints_to_evaluate(pretrain, anneal, sft, dpo)
+    problems = load_humaneval(cfg.max_problems)
+    val_ledger, prog_ledger = Ledger('val_files'), Ledger('programs')  # every generated program is judged, unless the sandbox failed
+    val_texts = held_out_texts(pretrain, val_ledger)
+    log.info(f"{len(ckpts)} checkpoints, {len(problems)} HumanEval problems x {cfg.n_samples} samples (T={cfg.temp}), "
+             f"{len(val_texts)} held-out files; sandbox: {sandbox_mode()}")
+    results, samples = evaluate_checkpoints(ckpts, problems, val_texts, cfg, P.seed, device, prog_ledger, log)
+    n_scored = results[0]['ppl_texts']   # the token budget may end before the last held-out files
+    val_ledger.keep(n_scored)
+    if len(val_texts) > n_scored: val_ledger.drop('beyond_token_budget', len(val_texts) - n_scored)
+    o = EvalOutputs(manifest_path(P, 'eval'), results=out/'results.json', samples=out/'samples.jsonl.gz')
+    o.results.write_text(json.dumps(dict(config=asdict(cfg), temperature=cfg.temp, sandbox=sandbox_mode(), n_problems=len(problems),
+                                         checkpoints=results), indent=1))
+    write_jsonl(o.samples, samples)
+    fig = save_figure(results_figure(results, len(problems), cfg.temp), P, 'eval', 'pass_at_1_and_perplexity')
+    write_manifest(P, 'eval', cfg, started=t0, ledgers=[val_ledger, prog_ledger], outputs=o, figures=[fig],
+                   summary=eval_summary(results, len(problems), len(samples)))
+    return o

@@ -52,7 +52,7 @@ def generate(model, tokenizer, prompts:list[str], *,
     eos_ids = [tokenizer.convert_tokens_to_ids(s) for s in specials]
     greedy = temperature == 0
     reps = 1 if greedy else n
-    enc = [tokenizer(p)['input_ids'] for p in prompts]
+    enc = [tokenizer(p, verbose=False)['input_ids'] for p in prompts]  # long prompts are cut below, without a warning
     room = (getattr(model.config, 'max_position_embeddings', None) or 0) - max_new_tokens  # prompt tokens that fit the trained context
     if room > 0: enc = [e[-room:] for e in enc]  # a longer prompt keeps its end, where the completion continues
     rows = sorted(((i, j) for i in range(len(prompts)) for j in range(reps)), key=lambda ij: (-len(enc[ij[0]]), ij))

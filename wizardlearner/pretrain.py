@@ -8,19 +8,15 @@ Docs: https://wizardlearner.github.io/wizardlearner/pretrain.html.md"""
 # %% ../nbs/04_pretrain.ipynb #2efbbaca
 from __future__ import annotations
 import math, os, random, time
-from collections import defaultdict
 from dataclasses import dataclass, asdict
-from pathlib import Path
-from typing import Iterable
 import numpy as np
-import torch
 from .core import (Ledger, Preset, chapter_fingerprint, get_logger, get_preset, is_main_process, manifest_path,
-                                read_jsonl, report_dir, save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
+                                read_jsonl, save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
 from .stages import DedupOutputs, PretrainOutputs
 from .tokenizer import train_tokenizer
 from .packing import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
 from .model import ModelConfig, build_model, count_params
-from .trainer import (ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, lr_at, prepare_run_dir,
+from .trainer import (ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, prepare_run_dir,
                                    save_checkpoint, train)
 
 # %% auto #0

@@ -6,22 +6,22 @@ Docs: https://wizardlearner.github.io/wizardlearner/sft.html.md"""
 
 # %% ../nbs/06_sft.ipynb #b23e3a2c
 from __future__ import annotations
-import ast, hashlib, math, random, time
+import ast, hashlib, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Iterable
-import torch
-from .core import (Ledger, get_logger, get_preset, stage_config, seed_everything, stage_dir, require_manifest,
-                                read_jsonl, write_manifest, save_figure, load_humaneval, chapter_fingerprint)
-from .tokenizer import CHATML_TEMPLATE, IM_END
-from .eval import generate, STOP_SEQUENCES, chat_prompt
-from .trainer import (ScheduleConfig, TrainConfig, train, causal_lm_loss, evaluate, save_checkpoint,
-                                   load_checkpoint, prepare_run_dir)
+from .core import (unit_hash, Ledger, Preset, chapter_fingerprint, get_logger, get_preset, load_humaneval, manifest_path,
+                                read_jsonl, save_figure, seed_everything, stage_config, stage_dir, write_manifest)
+from .stages import AnnealOutputs, AnnotatorOutputs, DedupOutputs, SFTOutputs
+from .tokenizer import CHATML_TEMPLATE, chat_example
+from .packing import EpochBatches, pad_collate
+from .trainer import (TrainConfig, causal_lm_loss, evaluate, load_checkpoint, prepare_run_dir,
+                                   save_chat_checkpoint, stage_schedule, train)
 
 # %% auto #0
-__all__ = ['SFTConfig', 'format_chatml', 'build_sft_example', 'pad_collate', 'strip_docstring', 'extend_context', 'is_stage2',
-           'heldout_source_ids', 'split_sft_pairs', 'EpochBatches', 'heldout_loss', 'stage_schedule', 'apply_lora',
-           'merge_lora', 'train_sft_stage', 'save_chat_checkpoint']
+__all__ = ['SFTConfig', 'strip_docstring', 'extend_context', 'is_stage2', 'heldout_source_ids', 'split_sft_pairs', 'heldout_loss',
+           'apply_lora', 'merge_lora', 'train_sft_stage', 'load_base_model', 'sft_split', 'heldout_losses',
+           'train_record', 'loss_figure', 'run']
 
 # %% ../nbs/06_sft.ipynb #a417b124
 @dataclass
@@ -55,37 +55,6 @@ class SFTConfig:
     eval_batch_size: int = 16       # batch size of the held-out evaluation
     log_every: int = 10             # trainer log interval (steps)
 
-# %% ../nbs/06_sft.ipynb #b752f93a
-def format_chatml(instruction:str, response:str|None, tokenizer) -> str:
-    "The ChatML text of one user turn and (if `response` is given) one assistant turn, via the tokenizer's chat template."
-    prompt = chat_prompt(instruction, tokenizer)  # the inference prompt (eval's), which also checks the template
-    if response is None: return prompt
-    msgs = [{'role': 'user', 'content': instruction}, {'role': 'assistant', 'content': response}]
-    return tokenizer.apply_chat_template(msgs, tokenize=False)
-
-def build_sft_example(tokenizer, instruction:str, response:str, max_len:int|None=None) -> dict|None:
-    "`input_ids` and `labels` of one pair, prompt masked to -100; None if longer than `max_len` tokens."
-    prompt, full = chat_prompt(instruction, tokenizer), format_chatml(instruction, response, tokenizer)
-    answer = response + IM_END
-    if not full.startswith(prompt + answer):
-        raise ValueError(f"The chat template does not render prompt + response + {IM_END} in order; got {full[:200]!r}.")
-    enc = lambda s: tokenizer(s, add_special_tokens=False, verbose=False)['input_ids'] if s else []  # length is checked below
-    p, a, tail = enc(prompt), enc(answer), enc(full[len(prompt) + len(answer):])
-    ids = p + a + tail
-    if max_len is not None and len(ids) > max_len: return None
-    return dict(input_ids=ids, labels=[-100] * len(p) + a + [-100] * len(tail))
-
-def pad_collate(examples:list[dict], pad_id:int) -> dict:
-    "Right-pad `input_ids` (with `pad_id`) and `labels` (with -100) to the longest example; add `attention_mask`."
-    n = max(len(e['input_ids']) for e in examples)
-    ids = torch.full((len(examples), n), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), n), -100, dtype=torch.long)
-    mask = torch.zeros((len(examples), n), dtype=torch.long)
-    for i, e in enumerate(examples):
-        k = len(e['input_ids'])
-        ids[i, :k] = torch.tensor(e['input_ids']); labels[i, :k] = torch.tensor(e['labels']); mask[i, :k] = 1
-    return dict(input_ids=ids, labels=labels, attention_mask=mask)
-
 # %% ../nbs/06_sft.ipynb #3ae4b0dc
 def strip_docstring(code:str) -> str:
     "`code` (one function) without its docstring lines; unchanged if the docstring does not own its lines or nothing else is left."
@@ -115,10 +84,6 @@ def extend_context(model, max_len:int) -> int:
     return old
 
 # %% ../nbs/06_sft.ipynb #6258306a
-def _unit_hash(s:str) -> float:
-    "A stable number in [0, 1) from a string (SHA-256), for splits that do not depend on the run."
-    return int(hashlib.sha256(s.encode('utf-8', 'surrogatepass')).hexdigest()[:13], 16) / 16**13
-
 def is_stage2(rec:dict, hq_ids:set, use_hq:bool=True, use_doctest:bool=True) -> bool:
     "Stage-2 rule: the pair's source file is in the annotator's HQ set, or its docstring has doctest examples."
     return (use_hq and rec.get('source_id') in hq_ids) or (use_doctest and bool(rec.get('doctest')))
@@ -133,11 +98,11 @@ def heldout_source_ids(items:list[dict], frac:float, max_pairs:int, by:str|None=
     out, n, k = set(), 0, 0
     if by:   # first the rarer kind, so it is represented too (at most half the held-out set)
         target_by = min(round(frac * sum(n_by.values())), target // 2)
-        for sid in sorted(n_by, key=_unit_hash):
+        for sid in sorted(n_by, key=unit_hash):
             if k >= target_by: break
             if n + n_file[sid] > target or k + n_by[sid] > target_by: continue   # would overshoot: try the next file
             out.add(sid); n += n_file[sid]; k += n_by[sid]
-    for sid in sorted(n_file, key=_unit_hash):
+    for sid in sorted(n_file, key=unit_hash):
         if n >= target: break
         if sid in out or n + n_file[sid] > target: continue
         out.add(sid); n += n_file[sid]
@@ -162,7 +127,7 @@ def split_sft_pairs(records:Iterable[dict], tokenizer, cfg:SFTConfig, hq_ids:set
         if cfg.decontaminate_entry_points and r.get('entry_point') in benchmark_entry_points:
             led.drop('benchmark_entry_point', example=r.get('id')); continue
         answer = r['response'] if cfg.answer_docstring else strip_docstring(r['response'])
-        ex = build_sft_example(tokenizer, r['instruction'], answer, cfg.max_len)
+        ex = chat_example(tokenizer, r['instruction'], answer, cfg.max_len)
         if ex is None: led.drop('too_long', example=r.get('id')); continue
         ex.update(id=r.get('id'), source_id=r.get('source_id') or r.get('id'), instruction=r['instruction'], answer=answer,
                   stage2=is_stage2(r, hq_ids, cfg.stage2_hq, cfg.stage2_doctest))
@@ -181,31 +146,6 @@ def split_sft_pairs(records:Iterable[dict], tokenizer, cfg:SFTConfig, hq_ids:set
     return out, led.check(), led2.check()
 
 # %% ../nbs/06_sft.ipynb #7fc6a751
-class EpochBatches:
-    "Endless, re-iterable batches of `items`, a new shuffle (`seed + epoch`) every epoch, collated with `collate`."
-    def __init__(self, items:list, batch_size:int, collate, seed:int=0, drop_last:bool=True,
-                 lengths:list[int]|None=None,  # group items of similar length into batches (less padding)
-                 mega_batches:int=50):         # ... sorting by length within windows of this many batches (HF Trainer: 50)
-        if not items: raise ValueError("EpochBatches got no items: the split left nothing to train on (see the ledger).")
-        self.items, self.bs, self.collate, self.seed = items, min(batch_size, len(items)), collate, seed
-        self.drop_last, self.lengths, self.mega = drop_last, lengths, mega_batches
-    def __len__(self): return len(self.items) // self.bs if self.drop_last else math.ceil(len(self.items) / self.bs)
-    def epoch_order(self, epoch:int) -> list[list[int]]:
-        "The batches (lists of item indices) of `epoch`."
-        rng = random.Random(self.seed + epoch)
-        order = rng.sample(range(len(self.items)), len(self.items))
-        if self.lengths is not None:   # sort by length inside shuffled windows, then shuffle the batches
-            w = self.bs * self.mega
-            order = [i for k in range(0, len(order), w) for i in sorted(order[k:k + w], key=lambda i: -self.lengths[i])]
-        batches = [order[i * self.bs:(i + 1) * self.bs] for i in range(len(self))]
-        if self.lengths is not None: rng.shuffle(batches)
-        return batches
-    def __iter__(self):
-        epoch = 0
-        while True:
-            for b in self.epoch_order(epoch): yield self.collate([self.items[j] for j in b])
-            epoch += 1
-
 def heldout_loss(model, examples:list[dict], pad_id:int, batch_size:int=16, by:str|None=None) -> float|dict:
     "Mean cross-entropy per answer token over `examples` (prompt masked); with `by`, also per value of that key."
     if not examples: return float('nan') if by is None else {'all': float('nan')}
@@ -222,12 +162,6 @@ def heldout_loss(model, examples:list[dict], pad_id:int, batch_size:int=16, by:s
     return {'all': tot, **{k: r['loss'] for k, r in res.items()}}
 
 # %% ../nbs/06_sft.ipynb #67279cd9
-def stage_schedule(steps:int, lr:float, warmup_frac:float=0.1, decay_shape:str='cosine', min_lr_ratio:float=0.0) -> ScheduleConfig:
-    "Linear warmup over `warmup_frac` of the steps, then `decay_shape` decay to `min_lr_ratio * lr` (no stable phase)."
-    w = min(steps - 1, max(1, round(warmup_frac * steps))) if steps > 1 and warmup_frac > 0 else 0
-    return ScheduleConfig(peak_lr=lr, warmup_steps=w, stable_steps=0, decay_steps=steps - w,
-                          decay_shape=decay_shape, min_lr=lr * min_lr_ratio)
-
 def apply_lora(model, cfg:SFTConfig):
     "Wrap `model` in peft LoRA adapters (`target_modules='all-linear'`): only the adapters require grad."
     from peft import LoraConfig, get_peft_model
@@ -251,16 +185,98 @@ def train_sft_stage(model, examples:list[dict], steps:int, lr:float, cfg:SFTConf
     res = train(model, batches, causal_lm_loss, tc, out_dir, desc=desc)
     return merge_lora(model), res
 
-# %% ../nbs/06_sft.ipynb #738167ed
-def save_chat_checkpoint(model, tokenizer, path:Path, extra_config:dict) -> Path:
-    "Save with the shared `save_checkpoint`, stopping generation at `<|im_end|>`; check the chat template survives."
-    from transformers import AutoTokenizer
-    if not tokenizer.chat_template:
-        raise ValueError("Refusing to save an SFT checkpoint whose tokenizer has no chat template.")
-    im_end = tokenizer.convert_tokens_to_ids(IM_END)
-    eos = [i for i in (tokenizer.eos_token_id, im_end) if i is not None]
-    if getattr(model, 'generation_config', None) is not None: model.generation_config.eos_token_id = eos
-    p = save_checkpoint(model, tokenizer, Path(path), extra_config)
-    if not AutoTokenizer.from_pretrained(p).chat_template:
-        raise RuntimeError(f"The tokenizer saved at {p} lost its chat template.")
-    return p
+# %% ../nbs/06_sft.ipynb #a63d4007
+def load_base_model(checkpoint:Path, cfg:SFTConfig) -> tuple:
+    "(model, tokenizer, context before SFT) of the annealed `checkpoint`: the context raised to `cfg.max_len`, or `cfg.max_len` clipped to it (in place)."
+    log = get_logger('sft')
+    model, tokenizer = load_checkpoint(checkpoint)
+    if not tokenizer.chat_template: tokenizer.chat_template = CHATML_TEMPLATE
+    context = model.config.max_position_embeddings
+    if cfg.max_len > context and cfg.extend_context:
+        extend_context(model, cfg.max_len); log.info(f"context {context} -> {cfg.max_len} tokens (RoPE, extended by SFT)")
+        tokenizer.model_max_length = max(tokenizer.model_max_length, cfg.max_len)
+    elif cfg.max_len > context:
+        cfg.max_len = context; log.info(f"max_len clipped to the model's context, {context} tokens")
+    return model, tokenizer, context
+
+# %% ../nbs/06_sft.ipynb #d4b7a2e9
+def sft_split(dedup:DedupOutputs, annotator:AnnotatorOutputs, tokenizer, cfg:SFTConfig) -> tuple[dict, Ledger, Ledger]:
+    "`split_sft_pairs` of dedup's mined pairs, stage 2 marked by the annotator's HQ files; an error if stage 2 is empty."
+    hq_ids = {r['id'] for r in read_jsonl(annotator.hq)}
+    he_names = {p['entry_point'] for p in load_humaneval()}
+    split, ledger, ledger2 = split_sft_pairs(read_jsonl(dedup.instructions), tokenizer, cfg, hq_ids, he_names)
+    get_logger('sft').info(f"{ledger}; stage 2: {ledger2}")
+    if not split['stage2']:
+        raise ValueError(f"Stage 2 is empty: no training pair comes from an HQ file ({len(hq_ids)} HQ files) or has doctests. "
+                         "Check the annotator's hq.jsonl.gz and the mined pairs, or set sft.stage2_hq / stage2_doctest.")
+    return split, ledger, ledger2
+
+# %% ../nbs/06_sft.ipynb #a1613a6f
+def heldout_losses(model, split:dict, pad_id:int, cfg:SFTConfig) -> tuple[float, float]:
+    "Held-out answer-token loss on all held-out pairs and on those of stage 2's kind (nan when there are none)."
+    h = heldout_loss(model, split['heldout'], pad_id, cfg.eval_batch_size, by='stage2')
+    return h['all'], h.get(True, float('nan'))
+
+def train_record(res, cfg:SFTConfig, n_pairs:int) -> dict:
+    "A stage's steps, tokens, wall time and epochs over its `n_pairs`, as the manifest's `train` keeps them."
+    return dict(steps=res.steps, tokens=res.tokens, wall_s=round(res.wall_s, 1),
+                epochs=round(res.steps * cfg.batch_size * cfg.grad_accum / n_pairs, 2))
+
+# %% ../nbs/06_sft.ipynb #e57e4d4c
+def loss_figure(res1, res2, losses:dict, losses_s2:dict, split:dict):
+    "Training loss of both stages, and the held-out answer loss before, between and after them (all, and stage 2's kind)."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    h1 = [h for h in res1.history if 'loss' in h]; h2 = [h for h in res2.history if 'loss' in h]
+    ax.plot([h['step'] for h in h1], [h['loss'] for h in h1], label=f'stage 1 train ({len(split["stage1"]):,} pairs)')
+    ax.plot([res1.steps + h['step'] for h in h2], [h['loss'] for h in h2], label=f'stage 2 train ({len(split["stage2"]):,} pairs)')
+    ax.plot([0, res1.steps, res1.steps + res2.steps], list(losses.values()), 'ko--', label=f'held-out, all ({len(split["heldout"])})')
+    if split['heldout_stage2']:
+        ax.plot([0, res1.steps, res1.steps + res2.steps], list(losses_s2.values()), 's:', color='tab:red',
+                label=f'held-out, stage-2 kind ({len(split["heldout_stage2"])})')
+    ax.axvline(res1.steps, color='grey', lw=0.8)
+    ax.set(xlabel='optimizer step', ylabel='answer-token loss', title='Two-stage SFT')
+    ax.legend(fontsize=8)
+    return fig
+
+# %% ../nbs/06_sft.ipynb #0b5b5c36
+def run(preset:str|Preset='smoke', overrides:dict|None=None, *, anneal:AnnealOutputs|None=None,
+        dedup:DedupOutputs|None=None, annotator:AnnotatorOutputs|None=None) -> SFTOutputs:
+    "Chapter 06: two-stage SFT of the best annealed checkpoint on dedup's mined pairs; writes both checkpoints and the manifest."
+    t0 = time.time()
+    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(SFTConfig, P, 'sft'); seed_everything(P.seed)
+    log, out = get_logger('sft'), stage_dir(P, 'sft')
+    anneal, dedup = anneal or AnnealOutputs.load(P), dedup or DedupOutputs.load(P)
+    annotator = annotator or AnnotatorOutputs.load(P)
+    model, tokenizer, context_before = load_base_model(anneal.checkpoint, cfg)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    split, ledger, ledger2 = sft_split(dedup, annotator, tokenizer, cfg)
+    losses, losses_s2 = {}, {}   # held-out answer loss before, between and after the stages: all pairs, stage 2's kind
+    losses['annealed'], losses_s2['annealed'] = heldout_losses(model, split, pad_id, cfg)
+    fp = chapter_fingerprint(P, 'sft')   # a run folder is resumed only by a rerun of the same notebook, config and inputs
+    model, res1 = train_sft_stage(model, split['stage1'], cfg.stage1_steps, cfg.stage1_lr, cfg,
+                                  prepare_run_dir(out/'stage1'/'train', {'chapter': fp, 'stage': 1}), pad_id, seed=P.seed,
+                                  desc='sft stage 1')
+    losses['stage1'], losses_s2['stage1'] = heldout_losses(model, split, pad_id, cfg)
+    ck1 = save_chat_checkpoint(model, tokenizer, out/'stage1'/'checkpoint',
+                               dict(stage='sft_stage1', sft=asdict(cfg), base=anneal.checkpoint))
+    model, res2 = train_sft_stage(model, split['stage2'], cfg.stage2_steps, cfg.stage2_lr, cfg,
+                                  prepare_run_dir(out/'stage2'/'train', {'chapter': fp, 'stage': 2}), pad_id, seed=P.seed + 1,
+                                  desc='sft stage 2')
+    losses['stage2'], losses_s2['stage2'] = heldout_losses(model, split, pad_id, cfg)
+    ck = save_chat_checkpoint(model, tokenizer, out/'checkpoint', dict(stage='sft', sft=asdict(cfg), base=anneal.checkpoint))
+    log.info(f"held-out answer loss {losses}")
+    fig = save_figure(loss_figure(res1, res2, losses, losses_s2, split), P, 'sft', 'loss')
+    o = SFTOutputs(manifest_path(P, 'sft'), checkpoint=ck, checkpoint_stage1=ck1)
+    summary = {'in': f"{ledger.n_in:,} mined pairs", 'out': f"2 checkpoints ({'LoRA merged' if cfg.use_lora else 'full fine-tuning'})",
+               'stage1_pairs': len(split['stage1']), 'stage2_pairs': len(split['stage2']), 'heldout_pairs': len(split['heldout']),
+               'heldout_loss_annealed': round(losses['annealed'], 4), 'heldout_loss_stage1': round(losses['stage1'], 4),
+               'heldout_loss_sft': round(losses['stage2'], 4), 'heldout_loss_stage2_kind_sft': round(losses_s2['stage2'], 4)}
+    write_manifest(P, 'sft', cfg, started=t0, ledgers=[ledger, ledger2], summary=summary, figures=[fig], outputs=o,
+                   extra={'heldout_loss': losses, 'heldout_loss_stage2_kind': losses_s2,
+                          'context': {'pretrained': context_before, 'sft': model.config.max_position_embeddings},
+                          'train': {'stage1': train_record(res1, cfg, len(split['stage1'])),
+                                    'stage2': train_record(res2, cfg, len(split['stage2']))}})
+    return o

@@ -83,7 +83,7 @@ class AnnotatorOutputs(StageOutputs):
     stage: ClassVar[str] = 'annotator'
     scores: Path = None           # scores.jsonl.gz
     hq: Path = None               # hq.jsonl.gz: the selected high-quality files
-    head: Path = None             # the linear head (npz)
+    head: Path = None             # head.pt: the linear head (torch.save)
     variant: str = ''
     roc_auc: float = 0.0
 

@@ -9,18 +9,19 @@ Docs: https://wizardlearner.github.io/wizardlearner/trainer.html.md"""
 from __future__ import annotations
 import csv, itertools, json, logging, math, os, shutil, time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
 import torch.nn.functional as F
 from .core import config_hash, get_logger, is_main_process, _jsonable
+from .tokenizer import IM_END
 
 # %% auto #0
-__all__ = ['DECAY_SHAPES', 'GPU_PEAK_FLOPS', 'ScheduleConfig', 'decay_factor', 'lr_at', 'TrainConfig', 'TrainResult',
-           'device_peak_flops', 'model_flops_per_token', 'resolve_mixed_precision', 'decay_param_groups',
-           'quiet_saving', 'train', 'causal_lm_loss', 'evaluate', 'save_checkpoint', 'load_checkpoint',
-           'prepare_run_dir', 'checkpoint_config', 'loss_curve', 'loss_curve_matches']
+__all__ = ['DECAY_SHAPES', 'GPU_PEAK_FLOPS', 'ScheduleConfig', 'decay_factor', 'lr_at', 'stage_schedule', 'TrainConfig',
+           'TrainResult', 'device_peak_flops', 'model_flops_per_token', 'resolve_mixed_precision', 'decay_param_groups',
+           'quiet_saving', 'train', 'causal_lm_loss', 'evaluate', 'causal_lm_nll', 'save_checkpoint', 'load_checkpoint',
+           'prepare_run_dir', 'checkpoint_config', 'save_chat_checkpoint', 'loss_curve', 'loss_curve_matches']
 
 # %% ../nbs/04c_trainer.ipynb #55371c58
 DECAY_SHAPES = ('linear', 'cosine', '1-sqrt', 'exp')
@@ -60,6 +61,13 @@ def lr_at(step:int, s:ScheduleConfig) -> float:
         if s.min_lr <= 0: raise ValueError("decay_shape 'exp' decays geometrically and never reaches 0: set min_lr > 0.")
         return s.peak_lr * (s.min_lr / s.peak_lr) ** t
     return s.min_lr + (s.peak_lr - s.min_lr) * decay_factor(t, s.decay_shape)
+
+# %% ../nbs/04c_trainer.ipynb #c5a9e3f7
+def stage_schedule(steps:int, lr:float, warmup_frac:float=0.1, decay_shape:str='cosine', min_lr_ratio:float=0.0) -> ScheduleConfig:
+    "Linear warmup over `warmup_frac` of the steps, then `decay_shape` decay to `min_lr_ratio * lr` (no stable phase)."
+    w = min(steps - 1, max(1, round(warmup_frac * steps))) if steps > 1 and warmup_frac > 0 else 0
+    return ScheduleConfig(peak_lr=lr, warmup_steps=w, stable_steps=0, decay_steps=steps - w,
+                          decay_shape=decay_shape, min_lr=lr * min_lr_ratio)
 
 # %% ../nbs/04c_trainer.ipynb #27b15df5
 @dataclass
@@ -127,7 +135,7 @@ def decay_param_groups(params, weight_decay:float) -> list[dict]:
 def _make_accelerator(cfg:TrainConfig):
     "A fresh `Accelerator` for one `train` call (in one process, earlier calls may have used another precision)."
     from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.state import AcceleratorState
     mp, world = resolve_mixed_precision(cfg.mixed_precision), int(os.environ.get('WORLD_SIZE', '1'))
     if AcceleratorState._shared_state and world == 1:
         AcceleratorState._reset_state()  # a notebook runs several trainings; the shared state would pin the first precision
@@ -302,13 +310,8 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
 # %% ../nbs/04c_trainer.ipynb #2396912a
 def causal_lm_loss(model, batch:dict):
     "Next-token cross-entropy over labels != -100; returns (loss, metrics, n_tokens processed)."
-    ids = batch['input_ids']
-    labels = batch.get('labels', ids)
-    mask = batch.get('attention_mask')
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-    tgt = labels[:, 1:]
-    loss_sum = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=-100, reduction='sum')
-    n_tgt = (tgt != -100).sum()
+    ids, mask = batch['input_ids'], batch.get('attention_mask')
+    loss_sum, n_tgt = causal_lm_nll(model, batch)   # the one place the LM cross-entropy is written (eval's perplexity sums it too)
     loss = loss_sum / n_tgt.clamp(min=1)
     return loss, {'target_tokens': float(n_tgt)}, int(mask.sum()) if mask is not None else ids.numel()
 
@@ -326,6 +329,15 @@ def evaluate(model, batches:Iterable, loss_fn:Callable=causal_lm_loss, max_batch
     model.train(was_training)
     if w == 0: raise ValueError("evaluate: no tokens to score; pass non-empty batches.")
     return {'loss': tot / w, 'ppl': math.exp(min(tot / w, 50)), 'tokens': int(w)}
+
+# %% ../nbs/04c_trainer.ipynb #c1a7e5d2
+def causal_lm_nll(model, batch:dict) -> tuple[torch.Tensor, torch.Tensor]:
+    "Summed next-token negative log-likelihood over labels != -100, and how many targets it sums (perplexity adds sums over batches)."
+    ids, mask = batch['input_ids'], batch.get('attention_mask')
+    tgt = batch.get('labels', ids)[:, 1:]
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=-100, reduction='sum')
+    return nll, (tgt != -100).sum()
 
 # %% ../nbs/04c_trainer.ipynb #2a494160
 def save_checkpoint(model, tokenizer, path, extra_config:dict|None=None) -> Path:
@@ -364,6 +376,20 @@ def checkpoint_config(path) -> dict:
     "The `wizardlearner.json` of a checkpoint: the config that made it ({} if absent)."
     p = Path(path)/'wizardlearner.json'
     return json.loads(p.read_text()) if p.exists() else {}
+
+# %% ../nbs/04c_trainer.ipynb #738167ed
+def save_chat_checkpoint(model, tokenizer, path:Path, extra_config:dict) -> Path:
+    "Save with `save_checkpoint`, stopping generation at `<|im_end|>`; check the chat template survives."
+    from transformers import AutoTokenizer
+    if not tokenizer.chat_template:
+        raise ValueError("Refusing to save a chat checkpoint whose tokenizer has no chat template.")
+    im_end = tokenizer.convert_tokens_to_ids(IM_END)
+    eos = [i for i in (tokenizer.eos_token_id, im_end) if i is not None]
+    if getattr(model, 'generation_config', None) is not None: model.generation_config.eos_token_id = eos
+    p = save_checkpoint(model, tokenizer, Path(path), extra_config)
+    if not AutoTokenizer.from_pretrained(p).chat_template:
+        raise RuntimeError(f"The tokenizer saved at {p} lost its chat template.")
+    return p
 
 # %% ../nbs/04c_trainer.ipynb #b9f41e16
 def loss_curve(history:list[dict]) -> dict[int, float]:
