@@ -50,11 +50,15 @@ def test_report_card_has_every_stage_and_its_figures(smoke_book):
     assert (smoke_book['cards']/'corpus.md').exists()
 
 
-def test_every_checkpoint_loads_with_auto_classes(smoke_book):
+def test_every_checkpoint_loads_with_auto_classes(smoke_book, monkeypatch):
+    "Every checkpoint a stage hands on (read back with its typed outputs loader) loads with the Auto classes."
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    ckpts = {f"{s}.{k}": v for s in ('pretrain', 'anneal', 'sft', 'dpo')
-             for k, v in manifest(smoke_book, s)['outputs'].items() if k.startswith('checkpoint')}
-    assert {'pretrain.checkpoint', 'anneal.checkpoint', 'sft.checkpoint', 'dpo.checkpoint'} <= set(ckpts)
+    from wizardlearner.stages import AnnealOutputs, DPOOutputs, PretrainOutputs, SFTOutputs
+    monkeypatch.setenv('WIZARDLEARNER_RUNS_DIR', str(smoke_book['runs'].parent))
+    pre, ann, sft, dpo = (c.load('smoke') for c in (PretrainOutputs, AnnealOutputs, SFTOutputs, DPOOutputs))
+    ckpts = {'pretrain.checkpoint': pre.checkpoint, **{f"anneal.{s}": p for s, p in ann.checkpoints.items()},
+             'sft.checkpoint_stage1': sft.checkpoint_stage1, 'sft.checkpoint': sft.checkpoint, 'dpo.checkpoint': dpo.checkpoint}
+    assert ann.checkpoint in ann.checkpoints.values() and len(ann.checkpoints) >= 2
     for name, path in ckpts.items():
         model = AutoModelForCausalLM.from_pretrained(path)
         tok = AutoTokenizer.from_pretrained(path)

@@ -23,8 +23,10 @@ def test_every_chapter_has_parameters_cell_and_notest_run_section():
         heads = [i for i, c in enumerate(nb.cells) if c.cell_type == 'markdown' and c.source.startswith('## Run')]
         assert heads, f"{ch.notebook}: has no '## Run' section"
         run_code = [c for c in nb.cells[heads[0]:] if c.cell_type == 'code' and not c.source.startswith('#| export')]
-        assert run_code and all('#| notest' in c.source for c in run_code), f"{ch.notebook}: every Run cell that is not exported must be `#| notest`"
-        assert any('run(preset, overrides)' in c.source for c in run_code), f"{ch.notebook}: the Run section must call the chapter's `run`"
+        calls = [i for i, c in enumerate(run_code) if 'run(preset, overrides)' in c.source]
+        assert calls, f"{ch.notebook}: the Run section must call the chapter's `run(preset, overrides)`"
+        # lessons on toy data may sit between the Run section's exported steps; the run and what shows its outputs may not
+        assert all('#| notest' in c.source for c in run_code[calls[0]:]), f"{ch.notebook}: the cell calling `run` and every cell after it must be `#| notest`"
 
 
 def test_readme_is_rendered_from_index():

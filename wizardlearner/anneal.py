@@ -8,16 +8,16 @@ Docs: https://wizardlearner.github.io/wizardlearner/anneal.html.md"""
 # %% ../nbs/05_anneal.ipynb #416c0f30
 from __future__ import annotations
 import os, random, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import numpy as np
 import torch
-from .core import (Ledger, Preset, chapter_fingerprint, get_logger, get_preset, manifest_path, read_jsonl,
-                                save_figure, seed_everything, stage_config, stage_dir, write_manifest)
-from .stages import AnnealOutputs, AnnotatorOutputs, DedupOutputs, PretrainOutputs
+from .core import (Ledger, Preset, chapter_fingerprint, manifest_path, read_jsonl, save_figure,
+                                write_manifest)
+from .stages import stage_setup, AnnealOutputs, AnnotatorOutputs, DedupOutputs, PretrainOutputs
 from .packing import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
 from .tokenizer import render_chat
-from .trainer import (DECAY_SHAPES, ScheduleConfig, TrainConfig, causal_lm_loss, checkpoint_config,
+from .trainer import (DECAY_SHAPES, OptimConfig, ScheduleConfig, train_config, causal_lm_loss, checkpoint_config,
                                    evaluate, load_checkpoint, prepare_run_dir, save_checkpoint, train)
 
 # %% auto #0
@@ -30,8 +30,6 @@ __all__ = ['AnnealConfig', 'decay_schedule', 'mix_blocks', 'BlockSubset', 'unsee
 class AnnealConfig:
     "The decay phase: steps, decay shapes to compare, and the data mix."
     decay_steps: int = 50             # optimizer steps of the decay (MiniCPM: ~10% of training suffices, 2.5% does not)
-    batch_size: int = 8               # blocks per micro-batch (per process)
-    grad_accum: int = 1               # micro-batches per optimizer step
     strategies: tuple = ('linear', '1-sqrt', 'exp')  # decay shapes run (Hagele et al.: 1-sqrt best; MiniCPM/OpenCoder: exp)
     mix_original: float = 0.7         # token share of the original distribution (OpenCoder's annealing: ~84%)
     mix_hq: float = 0.2               # ... of the annotator's high-quality files (OpenCoder: ~12.4% algorithmic + ~0.9% textbooks)
@@ -39,7 +37,8 @@ class AnnealConfig:
     peak_lr: float | None = None      # LR the decay starts from (None: the stable phase's peak_lr)
     min_lr: float | None = None       # LR it ends at (None: pretrain's min_lr, 1/30 of peak as OpenCoder's 3e-4 -> 1e-5)
     val_batches: int = 8              # at most this many micro-batches of held-out blocks are scored
-    log_every: int = 25               # a log line every N steps
+    optim: OptimConfig | None = None  # batch, accumulation, weight decay, clipping; None: the stable phase's (pretrain.optim),
+                                      # since the decay continues that run (WSD: only the learning rate changes)
 
 # %% ../nbs/05_anneal.ipynb #c613c68b
 def decay_schedule(shape:str, decay_steps:int, peak_lr:float, min_lr:float) -> ScheduleConfig:
@@ -63,6 +62,7 @@ def _shares(n_blocks:int, live:dict[str, float], cap:dict[str, float]) -> dict[s
                          f"raise max_epochs or lower the number of decay steps.")
     return want
 
+# %% ../nbs/05_anneal.ipynb #b86e45ee
 def mix_blocks(sources:dict, ratios:dict[str, float], n_blocks:int, seed:int=0, log=None,
                 max_epochs:dict[str, float]|None=None) -> tuple[torch.Tensor, list[dict]]:
     "`n_blocks` blocks drawn from the packed `sources` in proportion to `ratios` (repeating a small source at most `max_epochs[k]` times), shuffled."
@@ -177,7 +177,7 @@ def original_blocks(pretrain:PretrainOutputs, ledger:Ledger) -> BlockSubset:
 def annealing_mix(tokenizer, pretrain:PretrainOutputs, annotator:AnnotatorOutputs, dedup:DedupOutputs, val_ids:set,
                   cfg:AnnealConfig, seq_len:int, seed:int, log=None) -> tuple[torch.Tensor, list[dict], list[Ledger]]:
     "The decay's blocks: the three sources mixed by `cfg`'s ratios; the mix table and each source's ledger."
-    n_blocks = cfg.decay_steps * cfg.batch_size * cfg.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
+    n_blocks = cfg.decay_steps * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
     ratios = {'original': cfg.mix_original, 'hq': cfg.mix_hq, 'instructions': cfg.mix_instructions}
     led_orig = Ledger('original_blocks')
     sources = {'original': original_blocks(pretrain, led_orig)}
@@ -199,10 +199,9 @@ def decay_strategy(shape:str, start:StableStart, mixed:torch.Tensor, mix_stats:l
     model, _ = load_checkpoint(start.checkpoint)
     pc = start.pretrain_config
     sched = decay_schedule(shape, cfg.decay_steps, cfg.peak_lr or pc['peak_lr'], cfg.min_lr or pc['min_lr'])
-    tcfg = TrainConfig(max_steps=cfg.decay_steps, schedule=sched, grad_accum=cfg.grad_accum,
-                       max_grad_norm=pc['max_grad_norm'], weight_decay=pc['weight_decay'], log_every=cfg.log_every, seed=P.seed)
+    tcfg = train_config(cfg.optim, cfg.decay_steps, sched, seed=P.seed)
     run_dir = prepare_run_dir(out/shape/'train', {'chapter': chapter_fingerprint(P, 'anneal'), 'shape': shape})
-    res = train(model, BlockBatches(mixed, cfg.batch_size, seed=P.seed), causal_lm_loss, tcfg, run_dir, desc=f"anneal-{shape}",
+    res = train(model, BlockBatches(mixed, cfg.optim.batch_size, seed=P.seed), causal_lm_loss, tcfg, run_dir, desc=f"anneal-{shape}",
                 init_from=start.state)
     val = evaluate(model, vb)['loss']
     ck = save_checkpoint(model, start.tokenizer, out/shape/'checkpoint', {
@@ -233,18 +232,17 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:Pretrai
         annotator:AnnotatorOutputs|None=None, dedup:DedupOutputs|None=None) -> AnnealOutputs:
     "Chapter 05: one decay per strategy from the stable state on the annealing mix, the best by held-out loss; writes the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(AnnealConfig, P, 'anneal'); seed_everything(P.seed)
-    log, out = get_logger('anneal'), stage_dir(P, 'anneal')
+    P, cfg, log, out = stage_setup(preset, overrides, AnnealConfig, 'anneal')
     pretrain, annotator, dedup = pretrain or PretrainOutputs.load(P), annotator or AnnotatorOutputs.load(P), dedup or DedupOutputs.load(P)
     start = stable_start(pretrain, log)
+    if cfg.optim is None: cfg = replace(cfg, optim=OptimConfig(**start.pretrain_config['optim']))   # the stable run's batch and optimizer
     seq_len, tokenizer = start.pretrain_config['seq_len'], start.tokenizer
     val_recs = list(read_jsonl(pretrain.val))
     mixed, mix_stats, ledgers = annealing_mix(tokenizer, pretrain, annotator, dedup, {r['id'] for r in val_recs}, cfg, seq_len, P.seed, log)
     log.info('mix: ' + '; '.join(f"{s['source']} {s['blocks_used']:,} of {s['blocks_available']:,} blocks ({s['epochs']} epochs)"
                                  for s in mix_stats))
     vb = eval_batches(pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, P.seed)), seq_len, tokenizer.eos_token_id),
-                      cfg.batch_size, cfg.val_batches)
+                      cfg.optim.batch_size, cfg.val_batches)
     val_stable = evaluate(load_checkpoint(start.checkpoint)[0], vb)['loss']
     results = {}
     for shape in cfg.strategies:   # every strategy starts from the same stable state

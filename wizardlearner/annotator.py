@@ -16,10 +16,9 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 from tqdm.auto import tqdm
-from .core import (Ledger, Preset, benchmark_result, get_logger, get_preset, load_humaneval,
-                                manifest_path, read_jsonl, save_figure, seed_everything, sha256_text, stage_config, stage_dir,
-                                write_data_card, write_jsonl, write_manifest)
-from .stages import AnnotatorOutputs, DedupOutputs
+from .core import (Ledger, Preset, benchmark_result, load_humaneval, manifest_path, read_jsonl,
+                                save_figure, sha256_text, write_data_card, write_jsonl, write_manifest)
+from .stages import stage_setup, AnnotatorOutputs, DedupOutputs
 from .embedder import (THROUGHPUT_BASELINE, Embedder, chunk_files, embed_files, embed_texts, embedding_throughput,
                                     file_embeddings, load_embedder, padded_tokens, special_token_count)
 
@@ -36,6 +35,7 @@ __all__ = ['VARIANTS', 'VALIDATION_SETS', 'AnnotatorConfig', 'LinearHead', 'fit_
 VARIANTS = ('hq', 'ins', 'hqins')  # which positives train the head (Arctic-SnowCoder Table 4)
 VALIDATION_SETS = ('humaneval',)    # benchmarks whose solutions the book loads offline (MBPP, EvalPlus, BigCodeBench ship in no wheel)
 
+# %% ../nbs/03_annotator.ipynb #539104a3
 @dataclass
 class AnnotatorConfig:
     "How the quality annotator is trained, validated and used to select the high-quality set (Arctic-SnowCoder, arXiv 2409.02326)."
@@ -100,6 +100,7 @@ class LinearHead:
         "Probability that each row (a chunk embedding) is high quality."
         return 1/(1 + np.exp(-(X @ self.weight + self.bias)))
 
+# %% ../nbs/03_annotator.ipynb #b3759223
 def _chunk_rows(owner:np.ndarray, items:Sequence[int], labels:Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Chunk rows of `items`, their labels, and weights: each item weighs 1 over its chunks, both classes weigh the same."
     lab = dict(zip(map(int, items), map(int, labels)))
@@ -117,12 +118,14 @@ def fit_head(X:np.ndarray, owner:np.ndarray, items:Sequence[int], labels:Sequenc
     lr = LogisticRegression(C=C, max_iter=max_iter).fit(X[rows], y, sample_weight=w)
     return LinearHead(lr.coef_[0].astype(np.float32), float(lr.intercept_[0]))
 
+# %% ../nbs/03_annotator.ipynb #3711d090
 def file_scores(head:LinearHead, X:np.ndarray, owner:np.ndarray, n_items:int) -> np.ndarray:
     "Each item's score: the mean of its chunks' probabilities (NaN for an item without chunks)."
     p = head.predict(X)
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.bincount(owner, weights=p, minlength=n_items)/np.bincount(owner, minlength=n_items)
 
+# %% ../nbs/03_annotator.ipynb #71eb4a84
 def cross_fit_scores(X:np.ndarray, owner:np.ndarray, items:Sequence[int], labels:Sequence[int], folds:int=5,
                      C:float=1.0, seed:int=0) -> np.ndarray:
     "Out-of-fold scores of `items`: each is scored by a head trained on the other `folds`-1 folds."
@@ -161,6 +164,7 @@ def validation_texts(names:Sequence[str]=VALIDATION_SETS) -> dict[str, list[str]
         else: raise ValueError(f"validation set {n!r} has no offline loader; choose from {VALIDATION_SETS}.")
     return out
 
+# %% ../nbs/03_annotator.ipynb #caea4835
 def length_matched_snippets(texts:Sequence[str], target_tokens:Sequence[int], tokenizer, seed:int=0) -> list[str]:
     "Per text, a run of whole lines from a random start holding about as many tokens as a randomly drawn `target_tokens` value."
     rng = np.random.default_rng(seed)
@@ -178,6 +182,7 @@ def length_matched_snippets(texts:Sequence[str], target_tokens:Sequence[int], to
         out.append(''.join(lines[start:j]))
     return out
 
+# %% ../nbs/03_annotator.ipynb #8483e069
 def choose_variant(aucs:dict[str, float], tie:float=0.005, preference:Sequence[str]=('hqins', 'ins', 'hq')) -> tuple[str, str]:
     "The variant with the highest ROC-AUC; heads within `tie` of it go by `preference`. Returns (variant, the reason in words)."
     ok = {v: a for v, a in aucs.items() if a == a}   # NaN (no validation data) never wins
@@ -269,6 +274,7 @@ class Sample:
     @property
     def train_files(self) -> list[int]: return self.hq + self.negatives + self.holdout
 
+# %% ../nbs/03_annotator.ipynb #6ca9c017
 def sample_files(files:list[dict], instructions:list[dict], cfg:AnnotatorConfig, ledger:Ledger) -> Sample:
     "A deterministic sample of `max_files` files (by a hash of seed and id) and their roles; files not scored go to `ledger`."
     ledger.add_in(len(files))
@@ -343,6 +349,7 @@ def _roc(pos:np.ndarray, neg:np.ndarray):
     "ROC curve (fpr, tpr, thresholds) of `pos` (label 1) against `neg` (label 0)."
     return roc_curve([1]*len(pos) + [0]*len(neg), np.concatenate([pos, neg]))
 
+# %% ../nbs/03_annotator.ipynb #2ad59fee
 def validate_heads(X:np.ndarray, owner:np.ndarray, n_items:int, it:StreamItems, XS:np.ndarray, S_owner:np.ndarray,
                    n_snips:int, cfg:AnnotatorConfig, log=None) -> tuple[dict, dict, list[dict], dict]:
     "Train ANN-HQ, ANN-INS and ANN-HQINS and validate each (Arctic Fig. 2): (heads, item scores, table rows, ROC curves per column)."
@@ -542,9 +549,7 @@ def write_hq_card(P:Preset, cfg:AnnotatorConfig, ledger:Ledger, n_scored:int, va
 def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutputs|None=None) -> AnnotatorOutputs:
     "Chapter 03: score dedup's files with the best of three linear heads, keep each language's top files; writes the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(AnnotatorConfig, P, 'annotator'); seed_everything(P.seed)
-    log, out = get_logger('annotator'), stage_dir(P, 'annotator')
+    P, cfg, log, out = stage_setup(preset, overrides, AnnotatorConfig, 'annotator')
     dedup = dedup or DedupOutputs.load(P)
     files, ledger = list(read_jsonl(dedup.files)), Ledger('files')
     smp = sample_files(files, list(read_jsonl(dedup.instructions)), cfg, ledger)

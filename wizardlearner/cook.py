@@ -64,12 +64,14 @@ class ChapterRun:
 class CookError(RuntimeError):
     "A chapter failed; the message names it, the failing cell, and the partial notebook."
 
+# %% ../nbs/09_cook.ipynb #f1329d90
 def _source_index(notebook:Path, source:str, default:int) -> int:
     "Index of the cell with `source` in the chapter's own notebook (papermill adds cells to the executed copy)."
     import nbformat
     cells = nbformat.read(notebook, as_version=4).cells
     return next((i for i, c in enumerate(cells) if c.source == source), default)
 
+# %% ../nbs/09_cook.ipynb #ef5c9ebd
 class BookKernel:
     "One Python kernel for a whole cook: started on first use, its namespace wiped before each chapter (imported modules stay)."
     RESET = "get_ipython().run_line_magic('reset', '-f')\nimport gc as _gc; _gc.collect(); del _gc"
@@ -96,6 +98,7 @@ class BookKernel:
             except Exception: pass
         self.km = None
 
+# %% ../nbs/09_cook.ipynb #768527ac
 def run_chapter(preset:Preset, stage:str, overrides:dict, settings:Settings, log_output:bool=False,
                 kernel:BookKernel|None=None) -> ChapterRun:
     "Execute one chapter notebook with papermill into `reports/<preset>/`; raise `CookError` on failure."
@@ -127,6 +130,7 @@ def _fmt(v) -> str:
     if isinstance(v, (list, tuple)): return ', '.join(_fmt(x) for x in v)
     return str(v)
 
+# %% ../nbs/09_cook.ipynb #c61aac9b
 def time_table(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]|None=None) -> list[str]:
     "Markdown lines of the 'Time per chapter' table: seconds in this cook and in each Run section, and the machine they ran on."
     ran = {r.stage: r for r in runs or [] if r.status == 'ran'}
@@ -145,6 +149,7 @@ def time_table(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]
             '| stage | this cook (s) | run section (s) | machine |', '|---|---:|---:|---:|']
     return head + rows + [f"| **total** | {tot_cook:.0f} | {tot_run:.0f} | |"]
 
+# %% ../nbs/09_cook.ipynb #ab98369e
 def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]|None=None) -> Path:
     "Write `reports/<preset>/REPORT.md` from the stages' manifests."
     settings = settings or get_settings()
@@ -245,6 +250,7 @@ def _parse_value(v:str):
     try: return json.loads(v)
     except json.JSONDecodeError: return v
 
+# %% ../nbs/09_cook.ipynb #b40fbcbf
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `wizardlearner` command."
     ap = argparse.ArgumentParser(prog='wizardlearner', description='WizardLearner: train a code LLM from scratch, one notebook per stage.')

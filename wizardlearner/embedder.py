@@ -36,6 +36,7 @@ def embedder_path(name:str) -> str:
     if not (path/'config.json').exists(): raise FileNotFoundError(f"{path} has no model files: reinstall `{pkg.replace('_', '-')}`.")
     return str(path)
 
+# %% ../nbs/03a_embedder.ipynb #c71e992a
 def _st_file(path:str, name:str) -> dict:
     "A sentence-transformers config file of a local folder or hub repo; {} when there is none."
     if Path(path).is_dir():
@@ -46,6 +47,7 @@ def _st_file(path:str, name:str) -> dict:
         return json.loads(Path(hf_hub_download(path, name)).read_text())
     except Exception: return {}
 
+# %% ../nbs/03a_embedder.ipynb #d283d2f4
 def _compute_dtype(dtype:str, device:torch.device) -> torch.dtype:
     if dtype not in ('auto', 'bfloat16', 'float32', 'int8'): raise ValueError(f"dtype={dtype!r}: choose 'auto', 'bfloat16', 'float32' or 'int8'.")
     if dtype == 'int8':
@@ -60,6 +62,7 @@ def _autocast(emb) -> torch.autocast:
     return torch.autocast(emb.device.type, dtype=emb.dtype if emb.dtype in (torch.bfloat16, torch.float16) else torch.float32,
                           enabled=emb.dtype in (torch.bfloat16, torch.float16))
 
+# %% ../nbs/03a_embedder.ipynb #e85de98d
 @dataclass
 class Embedder:
     "A loaded sentence embedder: model, tokenizer, and the recipe that turns its hidden states into one unit vector."
@@ -74,6 +77,7 @@ class Embedder:
     @property
     def device(self) -> torch.device: return next(self.model.parameters()).device
 
+# %% ../nbs/03a_embedder.ipynb #236a4517
 def load_embedder(name:str, device:str|None=None, dtype:str='auto') -> Embedder:
     "Load the sentence embedder `name` (packaged `all-MiniLM-L6-v2`, a hub id or a folder) with its pooling recipe."
     from transformers import AutoModel, AutoTokenizer
@@ -139,6 +143,7 @@ def embed_texts(texts:Sequence[str], emb:Embedder, batch_size:int=16, max_len:in
             out[idx] = _pool(emb, h, batch['attention_mask']).cpu().numpy()
     return out
 
+# %% ../nbs/03a_embedder.ipynb #b2b4dad7
 def _pool(emb:Embedder, h:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
     "Unit vectors from last hidden states by the embedder's recipe: [CLS] or the mean over real tokens."
     h = h.float()
@@ -148,6 +153,7 @@ def _pool(emb:Embedder, h:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
         v = (h*m).sum(1)/m.sum(1).clamp(min=1e-9)
     return F.normalize(v, dim=-1)
 
+# %% ../nbs/03a_embedder.ipynb #ea8ff380
 def chunk_files(texts:Sequence[str], tokenizer, chunk_len:int, tokenize_batch:int=256) -> tuple[list[str], np.ndarray, np.ndarray]:
     "The top/middle/bottom chunks of every text: (chunk texts, owner text index per chunk, tokens per text)."
     body = chunk_len - special_token_count(tokenizer)
@@ -160,6 +166,7 @@ def chunk_files(texts:Sequence[str], tokenizer, chunk_len:int, tokenize_batch:in
             chunks += cs; owner += [s + j]*len(cs); n_tokens[s + j] = len(off)
     return chunks, np.asarray(owner, np.int64), n_tokens
 
+# %% ../nbs/03a_embedder.ipynb #6ad5099c
 def embed_files(texts:Sequence[str], emb:Embedder, chunk_len:int|None=None, batch_size:int=16,
                 tokenize_batch:int=256, desc:str|None=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Chunk every text (top/middle/bottom) and embed the chunks: (chunk embeddings, owner text index per chunk, tokens per text)."
@@ -167,6 +174,7 @@ def embed_files(texts:Sequence[str], emb:Embedder, chunk_len:int|None=None, batc
     chunks, owner, n_tokens = chunk_files(texts, emb.tokenizer, chunk_len, tokenize_batch)
     return embed_texts(chunks, emb, batch_size, chunk_len, desc=desc), owner, n_tokens
 
+# %% ../nbs/03a_embedder.ipynb #8cca48ad
 def file_embeddings(X:np.ndarray, owner:np.ndarray, n_items:int) -> np.ndarray:
     "One unit vector per item: the normalised mean of its chunk embeddings (zeros for an item without chunks)."
     out = np.zeros((n_items, X.shape[1]), np.float32)
@@ -188,12 +196,14 @@ def _loop_embed(texts:Sequence[str], emb:Embedder, batch_size:int, max_len:int, 
             out.append(_pool(emb, h, batch['attention_mask']).detach().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, emb.dim), np.float32)
 
+# %% ../nbs/03a_embedder.ipynb #409c3114
 def padded_tokens(lengths:Sequence[int], batch_size:int, sort:bool) -> int:
     "Token positions the encoder computes when each batch pads to its longest member (input order, or sorted longest first)."
     L = np.asarray(lengths, np.int64)
     if sort: L = np.sort(L)[::-1]
     return int(sum(L[s:s + batch_size].max()*len(L[s:s + batch_size]) for s in range(0, len(L), batch_size)))
 
+# %% ../nbs/03a_embedder.ipynb #f5cc6575
 def embedding_throughput(texts:Sequence[str], emb:Embedder, batch_size:int=16, max_len:int|None=None,
                          rounds:int=1) -> tuple[dict[str, float], dict]:
     "Chunks/s (wall) of the naive loop (baseline), the loop under inference_mode, and `embed_texts` (sorted + inference_mode); and stats (chunks per CPU-second, padding, agreement)."

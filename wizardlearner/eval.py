@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
-from .core import (Ledger, Preset, get_logger, get_preset, load_humaneval, manifest_path, read_jsonl,
-                                save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
-from .stages import AnnealOutputs, DPOOutputs, EvalOutputs, PretrainOutputs, SFTOutputs
+from .core import (Ledger, Preset, load_humaneval, manifest_path, read_jsonl, save_figure, write_jsonl,
+                                write_manifest)
+from .stages import stage_setup, AnnealOutputs, DPOOutputs, EvalOutputs, PretrainOutputs, SFTOutputs
 from .sandbox import SandboxResult, run_many, sandbox_mode
 from .generate import STOP_SEQUENCES, generate
 from .tokenizer import render_chat
@@ -88,6 +88,7 @@ def run_programs(programs:list[str], timeout_s:float=3.0, workers:int=2, **kw) -
     ran = iter(run_many([p for p, e in zip(programs, errs) if e is None], timeout_s=timeout_s, workers=workers, **kw))
     return [next(ran) if e is None else SandboxResult('failed', False, None, '', e, 0.0) for e in errs]
 
+# %% ../nbs/08_eval.ipynb #e9b3e211
 def humaneval_completions(model, tokenizer, problems:list[dict], *,
                           n_samples:int=1,        # completions per problem
                           temperature:float=0.0,  # 0: greedy
@@ -105,6 +106,7 @@ def humaneval_completions(model, tokenizer, problems:list[dict], *,
     n_trunc = sum(len(tokenizer(p, verbose=False)['input_ids']) > ctx - max_new_tokens for p in prompts) if ctx and ctx > max_new_tokens else 0
     return dict(completions=comps, n_samples=n_samples, temperature=temperature, chat=chat, n_truncated=n_trunc, gen_s=round(time.time() - t0, 2))
 
+# %% ../nbs/08_eval.ipynb #df8ec7b8
 def judge_humaneval(problems:list[dict], gen:dict, ks=(1, 10), timeout_s:float=3.0, memory_mb:int=1024, workers:int=2) -> dict:
     "The sandbox's half: run every completion of `gen` against its problem's tests; per-problem results and mean pass@k."
     t1 = time.time()
@@ -122,6 +124,7 @@ def judge_humaneval(problems:list[dict], gen:dict, ks=(1, 10), timeout_s:float=3
                 n_truncated=gen['n_truncated'], status_counts={s: statuses.count(s) for s in sorted(set(statuses))},
                 gen_s=gen['gen_s'], exec_s=round(time.time() - t1, 2), problems=per)
 
+# %% ../nbs/08_eval.ipynb #a11bbf42
 def evaluate_humaneval(model, tokenizer, problems:list[dict], *, n_samples:int=1, temperature:float=0.0, top_p:float=0.95,
                        max_new_tokens:int=512, batch_size:int=16, chat:bool=False, ks=(1, 10),
                        timeout_s:float=3.0, memory_mb:int=1024, workers:int=2, seed:int=0) -> dict:
@@ -264,9 +267,7 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:Pretrai
         sft:SFTOutputs|None=None, dpo:DPOOutputs|None=None) -> EvalOutputs:
     "Chapter 08: HumanEval pass@k (every program sandboxed) and held-out perplexity of every checkpoint; writes the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(EvalConfig, P, 'eval'); seed_everything(P.seed)
-    log, out = get_logger('eval'), stage_dir(P, 'eval')
+    P, cfg, log, out = stage_setup(preset, overrides, EvalConfig, 'eval')
     pretrain, anneal = pretrain or PretrainOutputs.load(P), anneal or AnnealOutputs.load(P)
     sft, dpo = sft or SFTOutputs.load(P), dpo or DPOOutputs.load(P)
     import transformers; transformers.utils.logging.disable_progress_bar()

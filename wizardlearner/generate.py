@@ -21,11 +21,13 @@ def truncate_at_stop(text:str, stop) -> str:
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=len(text))
     return text[:cut]
 
+# %% ../nbs/04d_generate.ipynb #ef847b8f
 def _special_stops(tokenizer) -> list[str]:
     "End-of-sequence strings of `tokenizer`: eos, pad, and the book's special tokens where the vocab has them."
     vocab = tokenizer.get_vocab()
     return [s for s in dict.fromkeys([tokenizer.eos_token, tokenizer.pad_token, *SPECIAL_STOPS]) if s and s in vocab]
 
+# %% ../nbs/04d_generate.ipynb #2143866b
 class _StopOnStrings:
     "A `generate` stopping criterion: a row is done once its new text contains a stop string (checked every step, so only the last few tokens need decoding)."
     def __init__(self, tokenizer, stop, prompt_len):
@@ -36,6 +38,7 @@ class _StopOnStrings:
         texts = self.tok.batch_decode(input_ids[:, start:], skip_special_tokens=False)
         return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
 
+# %% ../nbs/04d_generate.ipynb #cbf81cd9
 def generate(model, tokenizer, prompts:list[str], *,
              max_new_tokens:int=128,     # new tokens per completion
              n:int=1,                    # completions per prompt (greedy: one completion repeated n times)

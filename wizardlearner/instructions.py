@@ -7,7 +7,7 @@ Docs: https://wizardlearner.github.io/wizardlearner/instructions.html.md"""
 
 # %% auto #0
 __all__ = ['function_signature', 'docstring_examples', 'source_lines', 'source_segment', 'module_imports',
-           'mine_instruction_pairs']
+           'mine_instruction_pairs', 'strip_docstring']
 
 # %% ../nbs/01e_instructions.ipynb #23d8261d
 import ast, doctest, hashlib, re
@@ -100,3 +100,20 @@ def mine_instruction_pairs(records:Iterable[dict], *, min_doc_chars:int=20, min_
             elif ev[2] in seen: led.drop('duplicate_response', example=ev[1]['id'])  # first copy (in input order) wins
             else: seen.add(ev[2]); pairs.append(ev[1]); led.keep()
     return pairs, led
+
+# %% ../nbs/01e_instructions.ipynb #78e8b6e4
+def strip_docstring(code:str) -> str:
+    "`code` (one function) without its docstring lines; unchanged if the docstring does not own its lines or nothing else is left."
+    try: tree = ast.parse(code)
+    except (SyntaxError, ValueError): return code
+    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fn is None or len(fn.body) < 2: return code
+    d = fn.body[0]
+    if not (isinstance(d, ast.Expr) and isinstance(d.value, ast.Constant) and isinstance(d.value.value, str)): return code
+    lines = code.splitlines(keepends=True)
+    first, last = lines[d.lineno - 1].encode(), lines[d.end_lineno - 1].encode()
+    if first[:d.col_offset].strip() or last[d.end_col_offset:].strip(): return code   # shares a line with other code
+    out = ''.join(lines[:d.lineno - 1] + lines[d.end_lineno:])
+    try: ast.parse(out)
+    except (SyntaxError, ValueError): return code
+    return out

@@ -33,6 +33,7 @@ class ModelConfig:
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in {**d, **kw}.items() if k in names})
 
+# %% ../nbs/04b_model.ipynb #127560fc
 def build_model(cfg:ModelConfig, vocab_size:int, *, eos_token_id:int|None=None, pad_token_id:int|None=None,
                 bos_token_id:int|None=None, seed:int|None=None):
     "A freshly initialised `LlamaForCausalLM` of shape `cfg` (no download); `seed` fixes its initial weights."
@@ -50,6 +51,7 @@ def build_model(cfg:ModelConfig, vocab_size:int, *, eos_token_id:int|None=None, 
     if seed is not None: torch.manual_seed(seed)
     return LlamaForCausalLM(lc)
 
+# %% ../nbs/04b_model.ipynb #7c7a5c84
 def count_params(model, trainable_only:bool=False, exclude_embeddings:bool=False) -> int:
     "Number of (distinct) parameters; `exclude_embeddings` leaves out the input embedding table."
     emb = model.get_input_embeddings().weight if exclude_embeddings else None

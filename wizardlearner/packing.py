@@ -14,8 +14,8 @@ import torch
 from .core import Ledger
 
 # %% auto #0
-__all__ = ['order_documents', 'pack_documents', 'tokenize_documents', 'BlockBatches', 'eval_batches', 'pad_collate',
-           'EpochBatches']
+__all__ = ['order_documents', 'pack_documents', 'tokenize_documents', 'pad_collate', 'EpochBatches', 'BlockBatches',
+           'eval_batches']
 
 # %% ../nbs/04e_packing.ipynb #a71ace06
 def order_documents(records:Iterable[dict], seed:int=0) -> list[dict]:
@@ -59,37 +59,6 @@ def tokenize_documents(tokenizer, records:list[dict], ledger:Ledger|None=None, b
             out.append(e.ids)
     return out
 
-# %% ../nbs/04e_packing.ipynb #637632f9
-class BlockBatches:
-    "Endless batches `{'input_ids'}` of packed blocks, reshuffled each epoch (seed + epoch)."
-    def __init__(self, blocks:torch.Tensor, batch_size:int, seed:int=0, shuffle:bool=True):
-        if len(blocks) < batch_size:
-            raise ValueError(f"BlockBatches: {len(blocks)} blocks is fewer than batch_size {batch_size}: "
-                             f"lower batch_size or seq_len, or give the stage more data.")
-        self.blocks, self.batch_size, self.seed, self.shuffle = blocks, batch_size, seed, shuffle
-    def __len__(self): return len(self.blocks) // self.batch_size   # batches per epoch (the last partial one is skipped)
-    def _order(self, epoch:int) -> torch.Tensor:
-        if not self.shuffle: return torch.arange(len(self.blocks))
-        return torch.randperm(len(self.blocks), generator=torch.Generator().manual_seed(self.seed + epoch))
-    def __iter__(self):
-        epoch = 0
-        while True:
-            idx = self._order(epoch)
-            for i in range(len(self)):
-                yield {'input_ids': torch.as_tensor(self.blocks[idx[i * self.batch_size:(i + 1) * self.batch_size]], dtype=torch.long)}
-            epoch += 1
-    def seen(self, n_batches:int) -> torch.Tensor:
-        "Indices of the distinct blocks the first `n_batches` batches contain (what a run of that many micro-batches trained on)."
-        per, out = len(self) * self.batch_size, []
-        for epoch in range(math.ceil(n_batches / len(self))):
-            out.append(self._order(epoch)[:min(n_batches - epoch * len(self), len(self)) * self.batch_size])
-        return torch.cat(out).unique() if out else torch.zeros(0, dtype=torch.long)
-
-def eval_batches(blocks:torch.Tensor, batch_size:int, max_batches:int|None=None) -> list[dict]:
-    "The first `max_batches` batches of `blocks`, in order (for held-out loss)."
-    bs = [{'input_ids': blocks[i:i + batch_size]} for i in range(0, len(blocks), batch_size)]
-    return bs[:max_batches] if max_batches else bs
-
 # %% ../nbs/04e_packing.ipynb #64dbb68f
 def pad_collate(examples:list[dict], pad_id:int) -> dict:
     "Right-pad `input_ids` (with `pad_id`) and `labels` (with -100) to the longest example; add `attention_mask`."
@@ -108,7 +77,7 @@ class EpochBatches:
     def __init__(self, items:list, batch_size:int, collate, seed:int=0, drop_last:bool=True,
                  lengths:list[int]|None=None,  # group items of similar length into batches (less padding)
                  mega_batches:int=50):         # ... sorting by length within windows of this many batches (HF Trainer: 50)
-        if not items: raise ValueError("EpochBatches got no items: the split left nothing to train on (see the ledger).")
+        if len(items) == 0: raise ValueError(f"{type(self).__name__} got no items: the split left nothing to train on (see the ledger).")
         self.items, self.bs, self.collate, self.seed = items, min(batch_size, len(items)), collate, seed
         self.drop_last, self.lengths, self.mega = drop_last, lengths, mega_batches
     def __len__(self): return len(self.items) // self.bs if self.drop_last else math.ceil(len(self.items) / self.bs)
@@ -122,8 +91,46 @@ class EpochBatches:
         batches = [order[i * self.bs:(i + 1) * self.bs] for i in range(len(self))]
         if self.lengths is not None: rng.shuffle(batches)
         return batches
+    def batch(self, idx) -> dict:
+        "The collated batch of the items at `idx`."
+        return self.collate([self.items[j] for j in idx])
     def __iter__(self):
         epoch = 0
         while True:
-            for b in self.epoch_order(epoch): yield self.collate([self.items[j] for j in b])
+            for b in self.epoch_order(epoch): yield self.batch(b)
             epoch += 1
+
+# %% ../nbs/04e_packing.ipynb #e9bdf6b2
+class BlockBatches(EpochBatches):
+    "Endless batches `{'input_ids'}` of packed blocks (a tensor or array, rows indexed at once), reshuffled each epoch (seed + epoch)."
+    def __init__(self, blocks, batch_size:int, seed:int=0, shuffle:bool=True):
+        if len(blocks) < batch_size:
+            raise ValueError(f"BlockBatches: {len(blocks)} blocks is fewer than batch_size {batch_size}: "
+                             f"lower batch_size or seq_len, or give the stage more data.")
+        super().__init__(blocks, batch_size, collate=None, seed=seed)
+        self.shuffle = shuffle
+    @property
+    def blocks(self): return self.items
+    @property
+    def batch_size(self) -> int: return self.bs
+    def _order(self, epoch:int) -> torch.Tensor:
+        if not self.shuffle: return torch.arange(len(self.items))
+        return torch.randperm(len(self.items), generator=torch.Generator().manual_seed(self.seed + epoch))
+    def epoch_order(self, epoch:int) -> list[torch.Tensor]:
+        "The batches (index tensors) of `epoch`: a seeded permutation cut into full batches."
+        idx = self._order(epoch)
+        return [idx[i * self.bs:(i + 1) * self.bs] for i in range(len(self))]
+    def batch(self, idx) -> dict:
+        return {'input_ids': torch.as_tensor(self.items[idx], dtype=torch.long)}
+    def seen(self, n_batches:int) -> torch.Tensor:
+        "Indices of the distinct blocks the first `n_batches` batches contain (what a run of that many micro-batches trained on)."
+        out = []
+        for epoch in range(math.ceil(n_batches / len(self))):
+            out.append(self._order(epoch)[:min(n_batches - epoch * len(self), len(self)) * self.bs])
+        return torch.cat(out).unique() if out else torch.zeros(0, dtype=torch.long)
+
+# %% ../nbs/04e_packing.ipynb #09730da5
+def eval_batches(blocks:torch.Tensor, batch_size:int, max_batches:int|None=None) -> list[dict]:
+    "The first `max_batches` batches of `blocks`, in order (for held-out loss)."
+    bs = [{'input_ids': blocks[i:i + batch_size]} for i in range(0, len(blocks), batch_size)]
+    return bs[:max_batches] if max_batches else bs

@@ -8,15 +8,15 @@ Docs: https://wizardlearner.github.io/wizardlearner/pretrain.html.md"""
 # %% ../nbs/04_pretrain.ipynb #2efbbaca
 from __future__ import annotations
 import math, os, random, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field, replace
 import numpy as np
-from .core import (Ledger, Preset, chapter_fingerprint, get_logger, get_preset, is_main_process, manifest_path,
-                                read_jsonl, save_figure, seed_everything, stage_config, stage_dir, write_jsonl, write_manifest)
-from .stages import DedupOutputs, PretrainOutputs
+from .core import (Ledger, Preset, chapter_fingerprint, is_main_process, manifest_path, read_jsonl,
+                                save_figure, write_jsonl, write_manifest)
+from .stages import stage_setup, DedupOutputs, PretrainOutputs
 from .tokenizer import train_tokenizer
 from .packing import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
 from .model import ModelConfig, build_model, count_params
-from .trainer import (ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, prepare_run_dir,
+from .trainer import (OptimConfig, ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, prepare_run_dir, train_config,
                                    save_checkpoint, train)
 
 # %% auto #0
@@ -26,30 +26,20 @@ __all__ = ['PretrainConfig', 'split_validation', 'model_config', 'stable_train_c
 # %% ../nbs/04_pretrain.ipynb #12640783
 @dataclass
 class PretrainConfig:
-    "The pretraining stage: tokenizer, model shape, batch and warmup-stable schedule."
+    "The pretraining stage: tokenizer, model shape (nested `model`), the warmup-stable schedule and the shared training fields (nested `optim`)."
     vocab_size: int = 4096            # BPE vocabulary (OpenCoder 1.5B: 96,640; Arctic-SnowCoder: 64,000)
-    hidden_size: int = 128            # model width (Arctic-SnowCoder 2048, OpenCoder 1.5B 2240)
-    intermediate_size: int = 384      # SwiGLU width, ~2.75x hidden as in Arctic-SnowCoder (5632 / 2048)
-    num_hidden_layers: int = 4        # depth (Arctic-SnowCoder and OpenCoder 1.5B: 24)
-    num_attention_heads: int = 4      # query heads (Arctic-SnowCoder 16, OpenCoder 8B 32)
-    num_key_value_heads: int = 2      # grouped-query attention KV heads (OpenCoder 8B: 8 for 32 query heads)
-    seq_len: int = 256                # tokens per packed block (Arctic-SnowCoder 8192, OpenCoder 4096)
-    batch_size: int = 8               # blocks per micro-batch (per process)
-    grad_accum: int = 1               # micro-batches per optimizer step
+    seq_len: int = 256                # tokens per packed block, and the model's context (Arctic-SnowCoder 8192, OpenCoder 4096)
     max_steps: int = 150              # optimizer steps of the warmup-stable phase
     warmup_steps: int = 15            # linear warmup (OpenCoder 2000 steps, Arctic-SnowCoder 600 iterations)
     peak_lr: float = 3e-3             # stable LR (OpenCoder 3e-4, Arctic-SnowCoder 5.3e-4; tiny models take more)
     min_lr: float = 1e-4              # where chapter 05's decay ends (OpenCoder decays 3e-4 -> 1e-5, a 1/30 ratio)
-    weight_decay: float = 0.1         # AdamW decoupled weight decay on matrices (Llama)
-    max_grad_norm: float = 1.0        # gradient clipping (Llama)
-    tie_word_embeddings: bool = True  # share input and output embeddings (Arctic-SnowCoder ties them)
-    rope_theta: float = 10000.0       # RoPE base (Llama 2)
     val_fraction: float = 0.03        # held-out share of files for the validation loss
     min_val_files: int = 30           # ... but at least this many files
     val_batches: int = 8              # at most this many micro-batches of held-out blocks are scored
     tokenizer_max_files: int | None = None  # files the BPE is trained on (None: every training file)
-    save_every: int = 100             # resumable training state every N steps (and at the end)
-    log_every: int = 50               # a log line every N steps
+    model: ModelConfig = field(default_factory=ModelConfig)  # the Llama shape (its max_position_embeddings is set from seq_len)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(  # Llama's AdamW weight decay 0.1 and clipping 1.0
+        batch_size=8, grad_accum=1, weight_decay=0.1, max_grad_norm=1.0, log_every=50, save_every=100))
 
 # %% ../nbs/04_pretrain.ipynb #621fb457
 def split_validation(records:list[dict], fraction:float, min_files:int, seed:int=0) -> tuple[list[dict], list[dict]]:
@@ -62,14 +52,13 @@ def split_validation(records:list[dict], fraction:float, min_files:int, seed:int
 # %% ../nbs/04_pretrain.ipynb #51eb8364
 def model_config(cfg:PretrainConfig) -> ModelConfig:
     "The model shape a `PretrainConfig` names."
-    return ModelConfig.from_dict(asdict(cfg), max_position_embeddings=cfg.seq_len)
+    return replace(cfg.model, max_position_embeddings=cfg.seq_len)
 
 def stable_train_config(cfg:PretrainConfig, seed:int=0) -> TrainConfig:
     "TrainConfig of the warmup-stable phase: linear warmup to `peak_lr`, then constant (no decay)."
     sched = ScheduleConfig(peak_lr=cfg.peak_lr, warmup_steps=cfg.warmup_steps,
                            stable_steps=max(0, cfg.max_steps - cfg.warmup_steps), decay_steps=0, min_lr=cfg.min_lr)
-    return TrainConfig(max_steps=cfg.max_steps, schedule=sched, grad_accum=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm,
-                       weight_decay=cfg.weight_decay, log_every=cfg.log_every, save_every=cfg.save_every, seed=seed)
+    return train_config(cfg.optim, cfg.max_steps, sched, seed=seed)
 
 # %% ../nbs/04_pretrain.ipynb #e62bf40c
 def held_out_split(dedup:DedupOutputs, cfg:PretrainConfig, seed:int, led:Ledger) -> tuple[list[dict], list[dict], int]:
@@ -112,9 +101,7 @@ def loss_figure(history:list[dict], val_loss:float, vocab:int, n_params:int, tok
 def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutputs|None=None) -> PretrainOutputs:
     "Chapter 04: tokenizer, packed blocks and the warmup-stable checkpoint from dedup's files; writes the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(PretrainConfig, P, 'pretrain'); seed_everything(P.seed)
-    log, out = get_logger('pretrain'), stage_dir(P, 'pretrain')
+    P, cfg, log, out = stage_setup(preset, overrides, PretrainConfig, 'pretrain')
     dedup = dedup or DedupOutputs.load(P)
     led_files, led_tokens = Ledger('files'), Ledger('tokens')
     train_recs, val_recs, n_files = held_out_split(dedup, cfg, P.seed, led_files)
@@ -131,10 +118,10 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
              f"{len(blocks):,} blocks of {cfg.seq_len}; {len(val_blocks)} val blocks")
     mcfg, tcfg = model_config(cfg), stable_train_config(cfg, seed=P.seed)
     model = build_model(mcfg, len(tokenizer), eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=P.seed)
-    vb = eval_batches(val_blocks, cfg.batch_size, cfg.val_batches)
+    vb = eval_batches(val_blocks, cfg.optim.batch_size, cfg.val_batches)
     loss_init = evaluate(model, vb)['loss']
     train_dir = prepare_run_dir(out/'train', {'chapter': chapter_fingerprint(P, 'pretrain')})  # same notebook, config and inputs
-    res = train(model, BlockBatches(blocks, cfg.batch_size, seed=P.seed), causal_lm_loss, tcfg, train_dir, desc='pretrain')
+    res = train(model, BlockBatches(blocks, cfg.optim.batch_size, seed=P.seed), causal_lm_loss, tcfg, train_dir, desc='pretrain')
     val, n_params = evaluate(model, vb), count_params(model)
     final_train = float(np.mean([h['loss'] for h in res.history[-10:]]))
     log.info(f"{res.steps} steps, {res.tokens:,} tokens in {res.wall_s:.0f}s ({res.tokens_per_s:,.0f} tok/s); "
@@ -153,6 +140,6 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
     write_manifest(P, 'pretrain', cfg, started=t0, ledgers=[led_files, led_tokens], summary=summary, outputs=o, figures=[fig_loss],
                    extra={'loss_init': round(loss_init, 4),
                           'timings_s': {'tokenize_and_pack': round(t_tok, 1), 'train': res.wall_s},
-                          'batches': {'seed': P.seed, 'batch_size': cfg.batch_size,
-                                      'micro_batches': res.steps * cfg.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))}})
+                          'batches': {'seed': P.seed, 'batch_size': cfg.optim.batch_size,
+                                      'micro_batches': res.steps * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))}})
     return o

@@ -25,6 +25,7 @@ class SandboxResult:
     stderr: str              # the first `max_output_kb` of stderr
     duration_s: float        # wall time including sandbox setup
 
+# %% ../nbs/00c_sandbox.ipynb #6c269641
 PYTHON_PATH_ENV = '/usr/local/bin:/usr/bin:/bin'
 
 def _traversable(p:Path) -> bool:
@@ -35,6 +36,7 @@ def _python_paths() -> list[Path]:
     "The directories the interpreter needs: venv prefix, base prefix, the real executable's folder."
     return list(dict.fromkeys(Path(x).resolve() for x in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent)))
 
+# %% ../nbs/00c_sandbox.ipynb #e571747e
 def _rebind_hidden(paths) -> list[str]:
     "bwrap args that make `paths` readable by an unprivileged uid where an ancestor (e.g. /root, mode 700) is not: an empty tmpfs over that ancestor, then `paths` bound back read-only."
     args, hidden, bound = [], [], []
@@ -48,6 +50,7 @@ def _rebind_hidden(paths) -> list[str]:
         args += ['--ro-bind', str(p), str(p)]; bound.append(p)
     return args
 
+# %% ../nbs/00c_sandbox.ipynb #4b034a05
 def _sandbox_argv(program:str, scratch:str, uid:int|None, use_bwrap:bool, tmpfs_mb:int) -> list[str]:
     "The command line that runs `program` under bwrap (or bare), dropping to `uid` when given."
     py = [sys.executable, '-I', '-c', program]
@@ -76,6 +79,7 @@ def _with_limits(argv:list[str], lim:dict) -> tuple[list[str], object]:
         for k, v in lim.items(): resource.setrlimit(_RLIMITS[k], (v, v))
     return argv, preexec
 
+# %% ../nbs/00c_sandbox.ipynb #ecc9244e
 def _launch(program, timeout_s, memory_mb, *, max_procs, max_file_mb, max_output_kb, tmpfs_mb, use_bwrap) -> SandboxResult:
     "Run `program` once in a fresh scratch dir under the given isolation; see `run_sandboxed`."
     root = os.geteuid() == 0
@@ -112,6 +116,7 @@ def _launch(program, timeout_s, memory_mb, *, max_procs, max_file_mb, max_output
     else: status = 'failed'
     return SandboxResult(status, status == 'passed', rc, o, e, round(dur, 4))
 
+# %% ../nbs/00c_sandbox.ipynb #da602856
 def sandbox_mode() -> str:
     "'bwrap' if bubblewrap works here (probed once per process), else 'limits-only' (with a warning)."
     if 'mode' not in _MODE:
@@ -132,6 +137,7 @@ def sandbox_mode() -> str:
                       RuntimeWarning, stacklevel=3)
     return _MODE['mode']
 
+# %% ../nbs/00c_sandbox.ipynb #e19469f4
 def run_sandboxed(program:str, timeout_s:float=5.0, memory_mb:int=512, *,
                   max_procs:int=32,      # processes + threads the program may run at once
                   max_file_mb:int=16,    # largest file it may write (stdout and stderr included)
@@ -142,6 +148,7 @@ def run_sandboxed(program:str, timeout_s:float=5.0, memory_mb:int=512, *,
     return _launch(program, timeout_s, memory_mb, max_procs=max_procs, max_file_mb=max_file_mb, max_output_kb=max_output_kb,
                    tmpfs_mb=tmpfs_mb, use_bwrap=sandbox_mode() == 'bwrap')
 
+# %% ../nbs/00c_sandbox.ipynb #b9b726c9
 def run_many(programs:list[str], timeout_s:float=5.0, workers:int=2, **kw) -> list[SandboxResult]:
     "`run_sandboxed` over `programs`, `workers` at a time, results in input order."
     sandbox_mode()  # probe (and warn) once, before the threads start

@@ -6,22 +6,23 @@ Docs: https://wizardlearner.github.io/wizardlearner/sft.html.md"""
 
 # %% ../nbs/06_sft.ipynb #b23e3a2c
 from __future__ import annotations
-import ast, hashlib, time
-from dataclasses import dataclass, asdict
+import hashlib, time
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Iterable
-from .core import (unit_hash, Ledger, Preset, chapter_fingerprint, get_logger, get_preset, load_humaneval, manifest_path,
-                                read_jsonl, save_figure, seed_everything, stage_config, stage_dir, write_manifest)
-from .stages import AnnealOutputs, AnnotatorOutputs, DedupOutputs, SFTOutputs
+from .core import (unit_hash, Ledger, Preset, chapter_fingerprint, get_logger, load_humaneval,
+                                manifest_path, read_jsonl, save_figure, write_manifest)
+from .stages import stage_setup, AnnealOutputs, AnnotatorOutputs, DedupOutputs, SFTOutputs
 from .tokenizer import CHATML_TEMPLATE, chat_example
+from .instructions import strip_docstring
 from .packing import EpochBatches, pad_collate
-from .trainer import (TrainConfig, causal_lm_loss, evaluate, load_checkpoint, prepare_run_dir,
+from .trainer import (OptimConfig, train_config, causal_lm_loss, evaluate, load_checkpoint, prepare_run_dir,
                                    save_chat_checkpoint, stage_schedule, train)
 
 # %% auto #0
-__all__ = ['SFTConfig', 'strip_docstring', 'extend_context', 'is_stage2', 'heldout_source_ids', 'split_sft_pairs', 'heldout_loss',
-           'apply_lora', 'merge_lora', 'train_sft_stage', 'load_base_model', 'sft_split', 'heldout_losses',
-           'train_record', 'loss_figure', 'run']
+__all__ = ['SFTConfig', 'extend_context', 'is_stage2', 'heldout_source_ids', 'split_sft_pairs', 'heldout_loss', 'apply_lora',
+           'merge_lora', 'train_sft_stage', 'load_base_model', 'sft_split', 'heldout_losses', 'train_record',
+           'loss_figure', 'run']
 
 # %% ../nbs/06_sft.ipynb #a417b124
 @dataclass
@@ -29,15 +30,11 @@ class SFTConfig:
     "Two-stage supervised fine-tuning (OpenCoder recipe); size fields are smoke-sized, presets set the rest."
     stage1_steps: int = 40          # optimizer steps, stage 1 (broad). OpenCoder: 1 epoch of 4.2M at batch 4096 (~1,025 steps)
     stage2_steps: int = 30          # optimizer steps, stage 2 (HQ code). OpenCoder: 3 epochs of 375K at batch 512 (~2,200 steps)
-    batch_size: int = 8             # examples per micro-batch. OpenCoder: 4096 (stage 1), 512 (stage 2)
-    grad_accum: int = 1             # micro-batches per optimizer step
     stage1_lr: float = 1e-3         # peak lr, stage 1. OpenCoder 2e-5 at 1.5B; a ~1M model pretrained at 3e-3 needs ~1e-3
     stage2_lr: float = 1e-3         # peak lr, stage 2. OpenCoder 5e-5 (2.5x stage 1); at smoke scale 2x hurts (see above)
     decay_shape: str = 'cosine'     # lr decay after warmup. OpenCoder: cosine
     min_lr_ratio: float = 0.0       # lr at the end of a stage, as a share of its peak (cosine to zero)
     warmup_frac: float = 0.1        # share of a stage's steps spent warming up. OpenCoder: 100 of ~1,025 stage-1 steps
-    weight_decay: float = 0.0       # AdamW weight decay. TRL / HF SFT default 0
-    max_grad_norm: float = 1.0      # gradient clipping. HF Trainer default
     max_len: int = 512              # tokens per example (prompt + answer); longer pairs are dropped, never truncated or packed
     extend_context: bool = True     # max_len beyond the model's context: train at max_len and raise the context (RoPE), else clip
     answer_docstring: bool = False  # keep the function's docstring in the answer (it repeats the instruction word for word)
@@ -53,25 +50,10 @@ class SFTConfig:
     lora_dropout: float = 0.05      # dropout on the LoRA input. peft examples 0.05
     lora_target_modules: str = 'all-linear'  # which Linear layers get adapters; peft needs this for custom models
     eval_batch_size: int = 16       # batch size of the held-out evaluation
-    log_every: int = 10             # trainer log interval (steps)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(  # examples per micro-batch (OpenCoder: 4096 in stage 1,
+        batch_size=8, grad_accum=1, weight_decay=0.0, max_grad_norm=1.0, log_every=10))  # 512 in stage 2); TRL/HF: no weight decay
 
 # %% ../nbs/06_sft.ipynb #3ae4b0dc
-def strip_docstring(code:str) -> str:
-    "`code` (one function) without its docstring lines; unchanged if the docstring does not own its lines or nothing else is left."
-    try: tree = ast.parse(code)
-    except (SyntaxError, ValueError): return code
-    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    if fn is None or len(fn.body) < 2: return code
-    d = fn.body[0]
-    if not (isinstance(d, ast.Expr) and isinstance(d.value, ast.Constant) and isinstance(d.value.value, str)): return code
-    lines = code.splitlines(keepends=True)
-    first, last = lines[d.lineno - 1].encode(), lines[d.end_lineno - 1].encode()
-    if first[:d.col_offset].strip() or last[d.end_col_offset:].strip(): return code   # shares a line with other code
-    out = ''.join(lines[:d.lineno - 1] + lines[d.end_lineno:])
-    try: ast.parse(out)
-    except (SyntaxError, ValueError): return code
-    return out
-
 def extend_context(model, max_len:int) -> int:
     "Raise a RoPE model's `max_position_embeddings` to `max_len` (no position table to resize); returns the old value."
     c = model.config
@@ -88,6 +70,7 @@ def is_stage2(rec:dict, hq_ids:set, use_hq:bool=True, use_doctest:bool=True) -> 
     "Stage-2 rule: the pair's source file is in the annotator's HQ set, or its docstring has doctest examples."
     return (use_hq and rec.get('source_id') in hq_ids) or (use_doctest and bool(rec.get('doctest')))
 
+# %% ../nbs/06_sft.ipynb #21cec29e
 def heldout_source_ids(items:list[dict], frac:float, max_pairs:int, by:str|None=None) -> set:
     "Source files held out, in hash order, until about `frac` of the items (at most `max_pairs`); with `by`, also about `frac` of the items whose `by` is true."
     n_file, n_by = {}, {}
@@ -108,6 +91,7 @@ def heldout_source_ids(items:list[dict], frac:float, max_pairs:int, by:str|None=
         out.add(sid); n += n_file[sid]
     return out
 
+# %% ../nbs/06_sft.ipynb #718c0108
 def split_sft_pairs(records:Iterable[dict], tokenizer, cfg:SFTConfig, hq_ids:set=frozenset(),
                     benchmark_entry_points:set=frozenset()) -> tuple[dict, Ledger, Ledger]:
     "Filter and split mined pairs into tokenized `stage1`, `stage2` and `heldout` examples; ledgers account for every pair."
@@ -178,10 +162,9 @@ def train_sft_stage(model, examples:list[dict], steps:int, lr:float, cfg:SFTConf
     "Train one SFT stage with the shared trainer; returns (model, TrainResult) with LoRA adapters merged if used."
     out_dir = Path(out_dir)
     if cfg.use_lora: model = apply_lora(model, cfg)
-    batches = EpochBatches(examples, cfg.batch_size, lambda xs: pad_collate(xs, pad_id), seed=seed,
+    batches = EpochBatches(examples, cfg.optim.batch_size, lambda xs: pad_collate(xs, pad_id), seed=seed,
                            lengths=[len(e['input_ids']) for e in examples] if cfg.group_by_length else None)
-    tc = TrainConfig(max_steps=steps, schedule=stage_schedule(steps, lr, cfg.warmup_frac, cfg.decay_shape, cfg.min_lr_ratio), grad_accum=cfg.grad_accum,
-                     max_grad_norm=cfg.max_grad_norm, weight_decay=cfg.weight_decay, log_every=cfg.log_every, seed=seed)
+    tc = train_config(cfg.optim, steps, stage_schedule(steps, lr, cfg.warmup_frac, cfg.decay_shape, cfg.min_lr_ratio), seed=seed)
     res = train(model, batches, causal_lm_loss, tc, out_dir, desc=desc)
     return merge_lora(model), res
 
@@ -220,7 +203,7 @@ def heldout_losses(model, split:dict, pad_id:int, cfg:SFTConfig) -> tuple[float,
 def train_record(res, cfg:SFTConfig, n_pairs:int) -> dict:
     "A stage's steps, tokens, wall time and epochs over its `n_pairs`, as the manifest's `train` keeps them."
     return dict(steps=res.steps, tokens=res.tokens, wall_s=round(res.wall_s, 1),
-                epochs=round(res.steps * cfg.batch_size * cfg.grad_accum / n_pairs, 2))
+                epochs=round(res.steps * cfg.optim.batch_size * cfg.optim.grad_accum / n_pairs, 2))
 
 # %% ../nbs/06_sft.ipynb #e57e4d4c
 def loss_figure(res1, res2, losses:dict, losses_s2:dict, split:dict):
@@ -245,9 +228,7 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, anneal:AnnealOut
         dedup:DedupOutputs|None=None, annotator:AnnotatorOutputs|None=None) -> SFTOutputs:
     "Chapter 06: two-stage SFT of the best annealed checkpoint on dedup's mined pairs; writes both checkpoints and the manifest."
     t0 = time.time()
-    P = preset if isinstance(preset, Preset) else get_preset(preset, overrides)
-    cfg = stage_config(SFTConfig, P, 'sft'); seed_everything(P.seed)
-    log, out = get_logger('sft'), stage_dir(P, 'sft')
+    P, cfg, log, out = stage_setup(preset, overrides, SFTConfig, 'sft')
     anneal, dedup = anneal or AnnealOutputs.load(P), dedup or DedupOutputs.load(P)
     annotator = annotator or AnnotatorOutputs.load(P)
     model, tokenizer, context_before = load_base_model(anneal.checkpoint, cfg)

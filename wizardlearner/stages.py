@@ -10,11 +10,12 @@ import dataclasses, json, typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-from .core import Preset, Settings, manifest_path, require_manifest
+from .core import (Preset, Settings, get_logger, get_preset, manifest_path, require_manifest, seed_everything,
+                                stage_config, stage_dir, with_overrides)
 
 # %% auto #0
 __all__ = ['STAGE_OUTPUTS', 'StageOutputs', 'CorpusOutputs', 'DedupOutputs', 'AnnotatorOutputs', 'PretrainOutputs',
-           'AnnealOutputs', 'SFTOutputs', 'DPOOutputs', 'EvalOutputs']
+           'AnnealOutputs', 'SFTOutputs', 'DPOOutputs', 'EvalOutputs', 'stage_setup']
 
 # %% ../nbs/00a_stages.ipynb #24f28bcc
 @dataclass
@@ -51,6 +52,7 @@ class StageOutputs:
             kw[f.name] = v
         return cls(**kw)
 
+# %% ../nbs/00a_stages.ipynb #070b314b
 def _is_path_field(cls, name:str) -> bool:
     "Whether field `name` of `cls` holds a path or a dict of paths."
     hint = str(typing.get_type_hints(cls).get(name, ''))
@@ -66,6 +68,7 @@ class CorpusOutputs(StageOutputs):
     files_kept: int = 0
     tokens_kept_m: float = 0.0
 
+# %% ../nbs/00a_stages.ipynb #79d78502
 @dataclass
 class DedupOutputs(StageOutputs):
     "Chapter 02: the deduplicated files and the instruction pairs mined from them."
@@ -77,6 +80,7 @@ class DedupOutputs(StageOutputs):
     files_kept: int = 0
     instruction_pairs: int = 0
 
+# %% ../nbs/00a_stages.ipynb #19ab1b1d
 @dataclass
 class AnnotatorOutputs(StageOutputs):
     "Chapter 03: every scored file's quality score, the selected top files and the trained head."
@@ -87,6 +91,7 @@ class AnnotatorOutputs(StageOutputs):
     variant: str = ''
     roc_auc: float = 0.0
 
+# %% ../nbs/00a_stages.ipynb #8b7b06f7
 @dataclass
 class PretrainOutputs(StageOutputs):
     "Chapter 04: the tokenizer, the packed training stream, the held-out files and the stable-phase checkpoint."
@@ -100,6 +105,7 @@ class PretrainOutputs(StageOutputs):
     val_loss: float = 0.0
     steps: int = 0
 
+# %% ../nbs/00a_stages.ipynb #5e54ca25
 @dataclass
 class AnnealOutputs(StageOutputs):
     "Chapter 05: one annealed checkpoint per decay strategy, and the best one."
@@ -109,6 +115,7 @@ class AnnealOutputs(StageOutputs):
     metrics: dict[str, Path] = field(default_factory=dict)      # strategy -> metrics.csv
     best_strategy: str = ''
 
+# %% ../nbs/00a_stages.ipynb #efbfd539
 @dataclass
 class SFTOutputs(StageOutputs):
     "Chapter 06: the checkpoints after SFT stage 1 and after both stages."
@@ -116,6 +123,7 @@ class SFTOutputs(StageOutputs):
     checkpoint: Path = None
     checkpoint_stage1: Path = None
 
+# %% ../nbs/00a_stages.ipynb #96bec760
 @dataclass
 class DPOOutputs(StageOutputs):
     "Chapter 07: the execution-verified preference pairs and the DPO checkpoint."
@@ -123,6 +131,7 @@ class DPOOutputs(StageOutputs):
     checkpoint: Path = None
     pairs: Path = None
 
+# %% ../nbs/00a_stages.ipynb #8a58f259
 @dataclass
 class EvalOutputs(StageOutputs):
     "Chapter 08: pass@k and perplexity per checkpoint, and every judged sample."
@@ -130,5 +139,13 @@ class EvalOutputs(StageOutputs):
     results: Path = None          # results.json: one row per checkpoint
     samples: Path = None          # samples.jsonl.gz: every completion with its sandbox status
 
+# %% ../nbs/00a_stages.ipynb #cb938955
 STAGE_OUTPUTS = {c.stage: c for c in (CorpusOutputs, DedupOutputs, AnnotatorOutputs, PretrainOutputs, AnnealOutputs,
                                       SFTOutputs, DPOOutputs, EvalOutputs)}
+
+# %% ../nbs/00a_stages.ipynb #605fed9d
+def stage_setup(preset:str|Preset, overrides:dict|None, config_cls, stage:str):
+    "(preset, config, logger, run dir) of `stage`: `preset` by name or as given, with `overrides`; its checked `config_cls`; the seed set."
+    P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(config_cls, P, stage); seed_everything(P.seed)
+    return P, cfg, get_logger(stage), stage_dir(P, stage)

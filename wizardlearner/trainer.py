@@ -19,9 +19,10 @@ from .tokenizer import IM_END
 
 # %% auto #0
 __all__ = ['DECAY_SHAPES', 'GPU_PEAK_FLOPS', 'ScheduleConfig', 'decay_factor', 'lr_at', 'stage_schedule', 'TrainConfig',
-           'TrainResult', 'device_peak_flops', 'model_flops_per_token', 'resolve_mixed_precision', 'decay_param_groups',
-           'quiet_saving', 'train', 'causal_lm_loss', 'evaluate', 'causal_lm_nll', 'save_checkpoint', 'load_checkpoint',
-           'prepare_run_dir', 'checkpoint_config', 'save_chat_checkpoint', 'loss_curve', 'loss_curve_matches']
+           'OptimConfig', 'train_config', 'TrainResult', 'device_peak_flops', 'model_flops_per_token',
+           'resolve_mixed_precision', 'decay_param_groups', 'quiet_saving', 'train', 'causal_lm_loss', 'evaluate',
+           'causal_lm_nll', 'save_checkpoint', 'load_checkpoint', 'prepare_run_dir', 'checkpoint_config',
+           'save_chat_checkpoint', 'loss_curve', 'loss_curve_matches']
 
 # %% ../nbs/04c_trainer.ipynb #55371c58
 DECAY_SHAPES = ('linear', 'cosine', '1-sqrt', 'exp')
@@ -40,6 +41,7 @@ class ScheduleConfig:
     @property
     def total_steps(self) -> int: return self.warmup_steps + self.stable_steps + self.decay_steps
 
+# %% ../nbs/04c_trainer.ipynb #aa8840a1
 def decay_factor(t:float, shape:str) -> float:
     "Share of (peak - min) left at decay progress `t` in [0, 1] for the non-exponential shapes."
     if shape == 'linear': return 1 - t
@@ -47,6 +49,7 @@ def decay_factor(t:float, shape:str) -> float:
     if shape == '1-sqrt': return 1 - math.sqrt(t)
     raise ValueError(f"Unknown decay_shape {shape!r}: choose one of {DECAY_SHAPES}.")
 
+# %% ../nbs/04c_trainer.ipynb #e3ae2cbd
 def lr_at(step:int, s:ScheduleConfig) -> float:
     "Learning rate of optimizer step `step` (0-based) under schedule `s`."
     if s.decay_shape not in DECAY_SHAPES: raise ValueError(f"Unknown decay_shape {s.decay_shape!r}: choose one of {DECAY_SHAPES}.")
@@ -85,6 +88,24 @@ class TrainConfig:
     save_every: int = 0                   # resumable state every N steps (0: only at the end)
     seed: int = 0                         # seeds RNGs at the start (dropout, sampling inside loss_fn)
 
+# %% ../nbs/04c_trainer.ipynb #7f84b638
+@dataclass
+class OptimConfig:
+    "The training fields every stage sets the same way, nested in its config as `optim` (`--set sft.optim.batch_size=16`)."
+    batch_size: int = 8           # sequences (blocks, examples or pairs) per micro-batch, per process
+    grad_accum: int = 1           # micro-batches per optimizer step
+    weight_decay: float = 0.1     # AdamW decoupled weight decay on matrices (Llama: 0.1; TRL and HF fine-tuning: 0)
+    max_grad_norm: float = 1.0    # clip the global gradient norm (Llama, HF Trainer; 0: no clipping)
+    log_every: int = 50           # a log line every N steps (metrics.csv has every step)
+    save_every: int = 0           # resumable training state every N steps (0: only at the end)
+
+# %% ../nbs/04c_trainer.ipynb #eddaa225
+def train_config(optim:OptimConfig, max_steps:int, schedule:ScheduleConfig, seed:int=0) -> TrainConfig:
+    "The engine's `TrainConfig` for `max_steps` steps of `schedule` with a stage's shared `optim` fields."
+    return TrainConfig(max_steps=max_steps, schedule=schedule, grad_accum=optim.grad_accum, max_grad_norm=optim.max_grad_norm,
+                       weight_decay=optim.weight_decay, log_every=optim.log_every, save_every=optim.save_every, seed=seed)
+
+# %% ../nbs/04c_trainer.ipynb #e372ee62
 @dataclass
 class TrainResult:
     "What `train` did: per-step history (as in metrics.csv), steps and tokens in total, wall time, last loss."
@@ -111,6 +132,7 @@ def device_peak_flops(device=None) -> float | None:
     name = torch.cuda.get_device_name(device)
     return next((v for k, v in GPU_PEAK_FLOPS.items() if k in name), None)
 
+# %% ../nbs/04c_trainer.ipynb #6b8230f9
 def model_flops_per_token(model, seq_len:int, n_params:int|None=None) -> float:
     "Training FLOPs per token, PaLM appendix B: 6N (N without the input embedding) + 12 * layers * hidden * seq_len."
     if n_params is None:
@@ -120,11 +142,13 @@ def model_flops_per_token(model, seq_len:int, n_params:int|None=None) -> float:
     attn = 12 * c.num_hidden_layers * c.hidden_size * seq_len if c is not None and hasattr(c, 'num_hidden_layers') else 0
     return 6 * n_params + attn
 
+# %% ../nbs/04c_trainer.ipynb #df42046a
 def resolve_mixed_precision(mp:str='auto') -> str:
     "'auto' -> 'bf16' on a GPU that supports it, else 'no' (fp32 on CPU)."
     if mp != 'auto': return mp
     return 'bf16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'no'
 
+# %% ../nbs/04c_trainer.ipynb #7f694e23
 def decay_param_groups(params, weight_decay:float) -> list[dict]:
     "AdamW groups: weight decay on matrices (ndim >= 2), none on norms and biases."
     params = [p for p in params if p.requires_grad]
@@ -143,6 +167,7 @@ def _make_accelerator(cfg:TrainConfig):
     return Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=mp,
                        cpu=world > 1 and not torch.cuda.is_available())
 
+# %% ../nbs/04c_trainer.ipynb #106d36cd
 def _cycle(batches:Iterable):
     "Yield from `batches` forever: re-iterate a re-iterable (list, DataLoader), cache a one-shot iterator."
     if iter(batches) is batches:                      # a generator: remember what it gave for the next passes
@@ -154,12 +179,14 @@ def _cycle(batches:Iterable):
         for b in batches: n += 1; yield b
         if n == 0: raise ValueError("train: `batches` is empty; pass a non-empty iterable of batch dicts.")
 
+# %% ../nbs/04c_trainer.ipynb #0d02bf06
 def _to_device(batch, device):
     if isinstance(batch, torch.Tensor): return batch.to(device, non_blocking=True)
     if isinstance(batch, dict): return {k: _to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)): return type(batch)(_to_device(v, device) for v in batch)
     return batch
 
+# %% ../nbs/04c_trainer.ipynb #0df3ccfe
 _BASE_COLS = ['step', 'lr', 'loss', 'grad_norm', 'tokens', 'tokens_per_s', 'mfu', 'wall_s']
 
 def _read_history(path:Path, upto:int) -> list[dict]:
@@ -172,6 +199,7 @@ def _read_history(path:Path, upto:int) -> list[dict]:
     with open(path, newline='') as f:
         return [r for r in ({k: num(v) for k, v in row.items()} for row in csv.DictReader(f)) if r['step'] <= upto]
 
+# %% ../nbs/04c_trainer.ipynb #c52f1602
 def _write_history(path:Path, rows:list[dict]):
     cols = _BASE_COLS + sorted({k for r in rows for k in r} - set(_BASE_COLS))
     with open(path, 'w', newline='') as f:
@@ -186,6 +214,7 @@ def _append_history(path:Path, row:dict):
             return
     _write_history(path, _read_history(path, row['step'] - 1) + [row])
 
+# %% ../nbs/04c_trainer.ipynb #65ea0aa6
 @contextmanager
 def quiet_saving():
     "Silence progress bars and the tied-weights notice of `save_pretrained` / `save_state` (stored outputs stay small)."
@@ -198,6 +227,7 @@ def quiet_saving():
         lg.setLevel(level)
         if bars: hf_logging.enable_progress_bar()
 
+# %% ../nbs/04c_trainer.ipynb #13951470
 def _tensorboard(out_dir:Path):
     "A TensorBoard writer when `tensorboard` is installed, else None (metrics.csv has everything)."
     try:
@@ -352,6 +382,7 @@ def save_checkpoint(model, tokenizer, path, extra_config:dict|None=None) -> Path
         (path/'wizardlearner.json').write_text(json.dumps(extra_config or {}, indent=1, default=_jsonable))
     return path
 
+# %% ../nbs/04c_trainer.ipynb #c6553229
 def load_checkpoint(path, **kw):
     "(model, tokenizer) of a checkpoint folder via `AutoModelForCausalLM` / `AutoTokenizer`."
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -360,6 +391,7 @@ def load_checkpoint(path, **kw):
         raise FileNotFoundError(f"{path} is not a checkpoint (no config.json): run the chapter that writes it first.")
     with quiet_saving(): return AutoModelForCausalLM.from_pretrained(path, **kw), AutoTokenizer.from_pretrained(path)
 
+# %% ../nbs/04c_trainer.ipynb #65b28af3
 def prepare_run_dir(out_dir, key) -> Path:
     "`out_dir` for `train(..., resume=True)`: kept if it was made for the same `key` (config, inputs), emptied otherwise."
     out_dir, h = Path(out_dir), config_hash(key)
@@ -372,6 +404,7 @@ def prepare_run_dir(out_dir, key) -> Path:
     if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.barrier()
     return out_dir
 
+# %% ../nbs/04c_trainer.ipynb #1bb6327c
 def checkpoint_config(path) -> dict:
     "The `wizardlearner.json` of a checkpoint: the config that made it ({} if absent)."
     p = Path(path)/'wizardlearner.json'
