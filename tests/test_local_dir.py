@@ -194,3 +194,17 @@ def test_missing_path_fails_before_any_work(tmp_path):
         p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert p.returncode == 1 and want in p.stderr, p.stderr[-2000:]
         assert not (tmp_path/'runs').exists() or not any((tmp_path/'runs').rglob('manifest.json'))
+
+
+def test_launch_reruns_a_stage_through_its_run_function(cooked):
+    "`wizardlearner launch dedup` calls `dedup.run` (no notebook involved): the same files kept, a new run recorded."
+    tmp, before = cooked['tmp'], manifest(cooked['dedup'])
+    env = {**os.environ, 'WIZARDLEARNER_RUNS_DIR': str(tmp/'runs'), 'WIZARDLEARNER_REPORTS_DIR': str(tmp/'reports'),
+           'WIZARDLEARNER_DATA_CARDS_DIR': str(tmp/'cards')}
+    cmd = [str(BIN/'wizardlearner'), 'launch', 'dedup', '--preset', 'smoke', '--set', 'corpus.source=dir',
+           '--set', f"corpus.path={tmp/'code'}", '--set', 'dedup.quality_min_pairs=0']
+    p = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    after = manifest(cooked['dedup'])
+    assert after['run_id'] != before['run_id'] and after['summary']['files_kept'] == before['summary']['files_kept'] == 4
+    assert after['inputs']['corpus']['run_id'] == manifest(cooked['corpus'])['run_id']   # the corpus it read, recorded

@@ -6,9 +6,9 @@ Docs: https://wizardlearner.github.io/wizardlearner/corpus.html.md"""
 
 # %% auto #0
 __all__ = ['OUTPUT_FIELDS', 'FUNNEL_TYPE_DROPS', 'FUNNEL_SAMPLE_DROPS', 'CORPUS_SCHEMA', 'CorpusConfig', 'new_corpus_stats',
-           'find_leak', 'process_record', 'process_records', 'filter_benchmark', 'keep_sample', 'filter_corpus',
-           'corpus_funnel', 'funnel_figure', 'rule_rows', 'language_rows', 'languages_figure', 'drop_examples',
-           'corpus_source_doc', 'corpus_filters_doc', 'write_corpus_card', 'corpus_summary', 'run']
+           'process_record', 'process_records', 'filter_benchmark', 'keep_sample', 'filter_corpus', 'corpus_funnel',
+           'funnel_figure', 'rule_rows', 'language_rows', 'languages_figure', 'drop_examples', 'corpus_source_doc',
+           'corpus_filters_doc', 'write_corpus_card', 'corpus_summary', 'run']
 
 # %% ../nbs/01_corpus.ipynb #cfe0c9dd
 import functools, json, os, time
@@ -23,7 +23,7 @@ from .parallel import parallel_map
 from .sources import CORPUS_FIELDS, EXCLUDED_TYPES, SourceConfig, kind_of, mix_sources, open_sources, utf8_size
 from .filters import FILTER_RULES, RULES, FilterConfig, decode_text, draw, filter_reason, rules_table, strip_license_header
 from .pii import PII_PLACEHOLDERS, redact_pii
-from .decontamination import DecontaminationConfig, Decontaminator, benchmark_problems, count_tokens, decontaminator
+from .decontamination import DecontaminationConfig, benchmark_problems, count_tokens, decontaminator
 
 # %% ../nbs/01_corpus.ipynb #cfef08ae
 @dataclass
@@ -47,12 +47,6 @@ def new_corpus_stats() -> dict:
                 contaminated=[], rule_files=Counter(), rule_tokens=Counter(), rule_bytes=Counter(), lang_read=Counter(),
                 lang_kept=Counter(), lang_drops={}, examples={}, kept_tokens=0, kept_bytes=0, source_bytes=Counter())
 
-def find_leak(index, text:str, language:str|None) -> dict|None:
-    "The benchmark problem `text` leaks by `index`: a `Decontaminator`, or a bare `NgramIndex` of HumanEval (its n-gram test only)."
-    if isinstance(index, Decontaminator): return index.find(text, language)
-    ref = index.find(text)
-    return ref and dict(benchmark='humaneval', task_id=ref.rsplit(':', 1)[0], via='ngram', part=ref.rsplit(':', 1)[1])
-
 # %% ../nbs/01_corpus.ipynb #de7d5428
 def process_record(r:dict, cfg:CorpusConfig, index=None, n_examples:int=3) -> dict:
     "One record through decode, license strip, rules, PII, decontamination and down-sampling: `{'record': kept or None, 'reason', ...}`."
@@ -69,7 +63,7 @@ def process_record(r:dict, cfg:CorpusConfig, index=None, n_examples:int=3) -> di
         out['reason'], out['example'] = why, text[:600]; return out
     if cfg.redact_pii: text, out['pii'] = redact_pii(text)
     if index is not None:
-        hit = find_leak(index, text, r.get('language'))
+        hit = index.find(text, r.get('language'))   # a Decontaminator
         if hit: out['reason'], out['contam'], out['example'] = f"contaminated_{hit['benchmark']}", dict(id=r['id'], **hit), text[:600]; return out
     frac = dict(cfg.downsample).get(r.get('language'))
     if frac is not None and draw(r['id'], 'downsample') >= frac: out['reason'] = f"downsampled:{r['language']}"; return out

@@ -14,12 +14,13 @@ __all__ = ['COMMENT_SYNTAX', 'AUTOGEN_MARKERS', 'FILE_RULES', 'SHAPE_RULES', 'RE
            'DataTextRuleConfig', 'LanguageRuleConfig', 'FilterConfig', 'filter_reason', 'rules_table']
 
 # %% ../nbs/01b_filters.ipynb #63ac767c
-import ast, functools, hashlib, html.parser, math, re, warnings
+import ast, functools, html.parser, math, re, warnings
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterator
 import numpy as np
+from .core import unit_hash
 from .sources import detect_language
 
 # %% ../nbs/01b_filters.ipynb #ac70b015
@@ -292,7 +293,7 @@ class Rule:
 
 def draw(key:str, rule:str) -> float:
     "A uniform number in [0, 1) fixed by `key` and `rule`: probabilistic rules drop the same files on every run."
-    return int(hashlib.sha256(f"{rule}\0{key}".encode('utf-8', 'surrogatepass')).hexdigest()[:12], 16) / 16 ** 12
+    return unit_hash(rule, key)   # core's one string-to-number draw (SFT's held-out split uses it too)
 
 _CODE, _TEXT, _DATA, _CT = ('code',), ('text',), ('data',), ('code', 'text')
 _JAVA_JS_GO = ('Java', 'JavaScript', 'TypeScript', 'Go', 'C#')
