@@ -70,9 +70,11 @@ def test_every_checkpoint_loads_with_auto_classes(smoke_book, monkeypatch):
     assert '<|im_start|>user\nhi<|im_end|>' in text and text.endswith('<|im_start|>assistant\n')
 
 
-def test_eval_reports_pass_at_1_and_perplexity_for_every_checkpoint(smoke_book):
+def test_eval_reports_pass_at_1_and_perplexity_for_every_checkpoint(smoke_book, monkeypatch):
     import math
-    rows = json.loads(Path(manifest(smoke_book, 'eval')['outputs']['results']).read_text())
+    from wizardlearner.stages import EvalOutputs
+    monkeypatch.setenv('WIZARDLEARNER_RUNS_DIR', str(smoke_book['runs'].parent))
+    rows = json.loads(EvalOutputs.load('smoke').results.read_text())
     rows = rows if isinstance(rows, list) else rows['checkpoints']
     assert {r['stage'] for r in rows} == {'pretrain', 'anneal', 'sft', 'dpo'}
     for r in rows:
