@@ -514,7 +514,7 @@ def benchmark_result(name:str, unit:str, baseline:str, results:dict, script:str,
 def _output_paths(outputs) -> dict:
     "A manifest's `outputs`: the paths of a stage's outputs object (its `paths()`) or of a dict, as strings (dicts of paths kept nested)."
     d = outputs.paths() if hasattr(outputs, 'paths') else dict(outputs or {})
-    return {k: {kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else str(v) for k, v in d.items()}
+    return {k: {kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else str(v) for k, v in d.items() if v is not None}
 
 def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:Iterable[Ledger]=(),
                    summary:dict|None=None, outputs:dict|None=None, figures:Iterable[Path]=(),

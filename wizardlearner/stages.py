@@ -41,11 +41,9 @@ class StageOutputs:
         kw = {'manifest': mp}
         for f in dataclasses.fields(cls):
             if f.name == 'manifest': continue
-            if f.name not in vals:
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise KeyError(f"{mp} has no {f.name!r} ({cls.__name__}.{f.name}): it was written by an older version of "
-                                   f"the {cls.stage} chapter; rerun it (`wizardlearner cook --only {cls.stage} --force`).")
-                continue
+            if f.name not in vals:   # `run` writes every field: a missing one is an older chapter's manifest
+                raise KeyError(f"{mp} has no {f.name!r} ({cls.__name__}.{f.name}): it was written by an older version of "
+                               f"the {cls.stage} chapter; rerun it (`wizardlearner cook --only {cls.stage} --force`).")
             v = vals[f.name]
             if _is_path_field(cls, f.name) and v is not None:
                 v = {k: Path(p) for k, p in v.items()} if isinstance(v, dict) else Path(v)
