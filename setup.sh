@@ -15,7 +15,7 @@ if ! command -v bwrap >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null
   else
     echo "setup: WARNING bubblewrap (bwrap) is not installed and cannot be installed here;" \
-         "the eval sandbox will fall back to resource limits only (no network/filesystem isolation)." >&2
+         "model-written code will not run (eval, DPO) unless you set WIZARDLEARNER_ALLOW_UNSANDBOXED=1 (then with resource limits only: no network or filesystem isolation)." >&2
   fi
 fi
 

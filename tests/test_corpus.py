@@ -77,7 +77,7 @@ def test_secrets_redacted_with_counts(run):
     text = run['kept']['secrets.py']['content']
     for gone in ('AKIAIOSFODNN7EXAMPLE', 'ghp_16C7e42F', 'hunter2', 'jane.doe@mailhost.org', '93.184.216.34'): assert gone not in text
     for ph in ('<KEY>', '<PASSWORD>', '<EMAIL>', '<IP_ADDRESS>'): assert ph in text
-    assert run['stats']['pii'] == {'email': 1, 'ip_address': 1, 'key': 2, 'password': 1}
+    assert run['stats']['pii'] == {'email': 1, 'ip_address': 1, 'key': 2, 'password': 1, 'slack_token': 0, 'auth_token': 0, 'url_password': 0}
 
 
 def test_license_header_stripped(run):

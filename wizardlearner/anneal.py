@@ -12,11 +12,11 @@ from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import numpy as np
 import torch
-from .core import (Ledger, Preset, chapter_fingerprint, manifest_path, read_jsonl, save_figure,
+from .core import (Ledger, Preset, manifest_path, read_jsonl, resume_key, run_provenance, save_figure,
                                 write_manifest)
 from .stages import stage_setup, AnnealOutputs, AnnotatorOutputs, DedupOutputs, PretrainOutputs
-from .packing import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
-from .tokenizer import render_chat
+from .packing import BlockBatches, eval_batches, eval_sample, order_documents, pack_documents, tokenize_documents
+from .tokenizer import render_chat, special_token_texts
 from .trainer import (DECAY_SHAPES, OptimConfig, ScheduleConfig, train_config, causal_lm_loss, checkpoint_config,
                                    evaluate, load_checkpoint, prepare_run_dir, save_checkpoint, train)
 
@@ -36,7 +36,7 @@ class AnnealConfig:
     mix_instructions: float = 0.1     # ... of ChatML instruction pairs (OpenCoder: ~2.7% tested synthetic; MiniCPM: SFT data)
     peak_lr: float | None = None      # LR the decay starts from (None: the stable phase's peak_lr)
     min_lr: float | None = None       # LR it ends at (None: pretrain's min_lr, 1/30 of peak as OpenCoder's 3e-4 -> 1e-5)
-    val_batches: int = 8              # at most this many micro-batches of held-out blocks are scored
+    val_blocks: int | None = 2048     # held-out blocks scored: all of them, or a seeded random sample of this many if more
     optim: OptimConfig | None = None  # batch, accumulation, weight decay, clipping; None: the stable phase's (pretrain.optim),
                                       # since the decay continues that run (WSD: only the learning rate changes)
 
@@ -104,7 +104,7 @@ def unseen_blocks(blocks, seen_idx, ledger:Ledger) -> BlockSubset:
 
 # %% ../nbs/05_anneal.ipynb #d88e61cc
 def sample_tokenize(tokenizer, records:list[dict], budget:int|None, ledger:Ledger, seed:int=0, group:bool=True,
-                    chunk:int=256) -> list[list[int]]:
+                    chunk:int=256, literal:bool=True, escaped:list|None=None) -> list[list[int]]:
     "Token ids of `records` taken in seeded random order until `budget` tokens (None: all), language-then-repo ordered."
     recs = sorted(records, key=lambda r: str(r.get('id')))
     random.Random(seed).shuffle(recs)
@@ -113,7 +113,7 @@ def sample_tokenize(tokenizer, records:list[dict], budget:int|None, ledger:Ledge
         if not r.get('content'): ledger.drop('no_tokens', example=r.get('id'))
     recs, docs, n = [r for r in recs if r.get('content')], [], 0
     for i in range(0, len(recs), chunk):                  # tokenize a chunk at a time, stop at the budget
-        part = recs[i:i + chunk]; toks = tokenize_documents(tokenizer, part)
+        part = recs[i:i + chunk]; toks = tokenize_documents(tokenizer, part, literal=literal, escaped=escaped)
         if len(toks) < len(part):
             raise ValueError(f"sample_tokenize: {len(part) - len(toks)} non-empty records gave no tokens; use a byte-level BPE.")
         for r, ids in zip(part, toks):
@@ -126,23 +126,26 @@ def sample_tokenize(tokenizer, records:list[dict], budget:int|None, ledger:Ledge
 
 # %% ../nbs/05_anneal.ipynb #bfd34f08
 def curated_sources(tokenizer, hq:list[dict], instructions:list[dict], val_ids:set, seq_len:int, seed:int=0,
-                    token_budget:dict|None=None) -> tuple[dict[str, torch.Tensor], list[Ledger]]:
+                    token_budget:dict|None=None, escaped:list|None=None) -> tuple[dict[str, torch.Tensor], list[Ledger]]:
     "Packed blocks of the high-quality files and the ChatML instructions (validation files removed), and their ledgers."
     # token_budget: {'hq' | 'instructions': tokens to sample} (None or a missing source: all of it)
+    # escaped: ids of the HQ files whose special-token text was encoded as plain text are appended here
     eos, budget = tokenizer.eos_token_id, token_budget or {}
     led_hq, keep = Ledger('hq'), []
     for r in hq:
         if r['id'] in val_ids: led_hq.add_in(); led_hq.drop('held_out_for_validation', example=r['id'])
         else: keep.append(r)
-    out = {'hq': pack_documents(sample_tokenize(tokenizer, keep, budget.get('hq'), led_hq, seed), seq_len, eos)}
+    out = {'hq': pack_documents(sample_tokenize(tokenizer, keep, budget.get('hq'), led_hq, seed, escaped=escaped), seq_len, eos)}
     led_ins, texts = Ledger('instructions'), []
     for r in instructions:
         if r.get('source_id') in val_ids: led_ins.add_in(); led_ins.drop('held_out_for_validation', example=r.get('id'))
         elif not (r.get('instruction') or '').strip() or not (r.get('response') or '').strip():
             led_ins.add_in(); led_ins.drop('empty_instruction_or_response', example=r.get('id'))
+        elif special_token_texts(tokenizer, r['instruction']) or special_token_texts(tokenizer, r['response']):
+            led_ins.add_in(); led_ins.drop('special_token_in_text', example=r.get('id'))
         else: texts.append({'id': r.get('id'), 'content': render_chat(tokenizer, r['instruction'], r['response'])})
-    out['instructions'] = pack_documents(sample_tokenize(tokenizer, texts, budget.get('instructions'), led_ins, seed, group=False),
-                                         seq_len, eos)
+    out['instructions'] = pack_documents(sample_tokenize(tokenizer, texts, budget.get('instructions'), led_ins, seed, group=False,
+                                                         literal=False), seq_len, eos)   # the ChatML markup is control
     return out, [led_hq, led_ins]
 
 # %% ../nbs/05_anneal.ipynb #dc65211b
@@ -153,18 +156,20 @@ class StableStart:
     pretrain_config: dict          # chapter 04's config (seq_len, peak_lr, min_lr, ...)
     model_config: dict|None
     tokenizer: object
-    state: Path|None               # weights + AdamW moments; None: the decay starts with fresh moments
-    run_id: str|None = None        # the pretrain run this start came from
+    state: Path|None               # weights + AdamW moments (a `state-<step>` folder); None: the decay starts with fresh moments
+    base: dict|None = None         # how an annealed checkpoint names the stable one: `PretrainOutputs.ref('checkpoint')`
+    init: dict|None = None         # ... and the state it started from: `PretrainOutputs.ref('state')`
 
 def stable_start(pretrain:PretrainOutputs, log=None) -> StableStart:
-    "The stable phase's checkpoint, config, tokenizer and resumable training state."
+    "The stable phase's checkpoint, config, tokenizer and final training state (`train` checks its files before using it)."
     ck = checkpoint_config(pretrain.checkpoint)
     _, tokenizer = load_checkpoint(pretrain.checkpoint)
     state = pretrain.state
-    if not (state and (Path(state)/'trainer.json').exists()):
+    if not (state and Path(state).is_dir()):
         if log: log.warning("the pretrain run left no training state: the decay starts with fresh AdamW moments")
         state = None
-    return StableStart(pretrain.checkpoint, ck['config'], ck.get('model'), tokenizer, state, pretrain.read_manifest().get('run_id'))
+    return StableStart(pretrain.checkpoint, ck['config'], ck.get('model'), tokenizer, state, base=pretrain.ref('checkpoint'),
+                       init=pretrain.ref('state') if state else None)
 
 # %% ../nbs/05_anneal.ipynb #cf425ad4
 def original_blocks(pretrain:PretrainOutputs, ledger:Ledger) -> BlockSubset:
@@ -175,14 +180,14 @@ def original_blocks(pretrain:PretrainOutputs, ledger:Ledger) -> BlockSubset:
     return unseen_blocks(stream, seen, ledger)
 
 def annealing_mix(tokenizer, pretrain:PretrainOutputs, annotator:AnnotatorOutputs, dedup:DedupOutputs, val_ids:set,
-                  cfg:AnnealConfig, seq_len:int, seed:int, log=None) -> tuple[torch.Tensor, list[dict], list[Ledger]]:
+                  cfg:AnnealConfig, seq_len:int, seed:int, log=None, escaped:list|None=None) -> tuple[torch.Tensor, list[dict], list[Ledger]]:
     "The decay's blocks: the three sources mixed by `cfg`'s ratios; the mix table and each source's ledger."
     n_blocks = cfg.decay_steps * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
     ratios = {'original': cfg.mix_original, 'hq': cfg.mix_hq, 'instructions': cfg.mix_instructions}
     led_orig = Ledger('original_blocks')
     sources = {'original': original_blocks(pretrain, led_orig)}
     curated, ledgers = curated_sources(tokenizer, list(read_jsonl(annotator.hq)), list(read_jsonl(dedup.instructions)),
-                                       val_ids, seq_len, seed=seed)
+                                       val_ids, seq_len, seed=seed, escaped=escaped)
     sources.update(curated)
     # Arctic-SnowCoder: the selected tokens are worth ~4 passes, not more
     hq_repeats = annotator.read_manifest().get('selection', {}).get('repeats')
@@ -200,13 +205,14 @@ def decay_strategy(shape:str, start:StableStart, mixed:torch.Tensor, mix_stats:l
     pc = start.pretrain_config
     sched = decay_schedule(shape, cfg.decay_steps, cfg.peak_lr or pc['peak_lr'], cfg.min_lr or pc['min_lr'])
     tcfg = train_config(cfg.optim, cfg.decay_steps, sched, seed=P.seed)
-    run_dir = prepare_run_dir(out/shape/'train', {'chapter': chapter_fingerprint(P, 'anneal'), 'shape': shape})
+    run_dir = prepare_run_dir(out/shape/'train', {**resume_key(P, 'anneal'), 'shape': shape})   # config, inputs, code: not prose
     res = train(model, BlockBatches(mixed, cfg.optim.batch_size, seed=P.seed), causal_lm_loss, tcfg, run_dir, desc=f"anneal-{shape}",
                 init_from=start.state)
     val = evaluate(model, vb)['loss']
     ck = save_checkpoint(model, start.tokenizer, out/shape/'checkpoint', {
         'stage': 'anneal', 'preset': P.name, 'strategy': shape, 'config': asdict(cfg), 'schedule': asdict(sched),
-        'mix': mix_stats, 'val_loss': val, 'pretrain_run': start.run_id, 'model': start.model_config})
+        'mix': mix_stats, 'val_loss': val, 'base': start.base, 'init_state': start.init, 'model': start.model_config,
+        'provenance': run_provenance(P, 'anneal')})
     return dict(res=res, val=val, ck=ck, metrics=run_dir/'metrics.csv')
 
 # %% ../nbs/05_anneal.ipynb #b77d5cf2
@@ -238,11 +244,15 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:Pretrai
     if cfg.optim is None: cfg = replace(cfg, optim=OptimConfig(**start.pretrain_config['optim']))   # the stable run's batch and optimizer
     seq_len, tokenizer = start.pretrain_config['seq_len'], start.tokenizer
     val_recs = list(read_jsonl(pretrain.val))
-    mixed, mix_stats, ledgers = annealing_mix(tokenizer, pretrain, annotator, dedup, {r['id'] for r in val_recs}, cfg, seq_len, P.seed, log)
+    escaped = []   # HQ and held-out files that spell a special token: tokenized as plain text
+    mixed, mix_stats, ledgers = annealing_mix(tokenizer, pretrain, annotator, dedup, {r['id'] for r in val_recs}, cfg, seq_len, P.seed,
+                                              log, escaped=escaped)
     log.info('mix: ' + '; '.join(f"{s['source']} {s['blocks_used']:,} of {s['blocks_available']:,} blocks ({s['epochs']} epochs)"
                                  for s in mix_stats))
-    vb = eval_batches(pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, P.seed)), seq_len, tokenizer.eos_token_id),
-                      cfg.optim.batch_size, cfg.val_batches)
+    val_blocks = pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, P.seed), escaped=escaped), seq_len,
+                                tokenizer.eos_token_id)
+    val_scored = eval_sample(val_blocks, cfg.val_blocks, seed=P.seed)   # all held-out blocks (a seeded sample at scale)
+    vb = eval_batches(val_scored, cfg.optim.batch_size)
     val_stable = evaluate(load_checkpoint(start.checkpoint)[0], vb)['loss']
     results = {}
     for shape in cfg.strategies:   # every strategy starts from the same stable state
@@ -256,8 +266,10 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:Pretrai
     summary = {'best_strategy': best, 'val_loss_stable': round(val_stable, 4),
                **{f"val_loss_{s}": round(r['val'], 4) for s, r in results.items()},
                'decay_tokens_m': round(results[best]['res'].tokens / 1e6, 3),
+               'val_blocks_used': len(val_scored), 'val_blocks_total': len(val_blocks),
                'in': f"stable checkpoint + {sum(s['blocks_used'] for s in mix_stats):,} mixed blocks ({mix_desc})",
                'out': f"{len(results)} annealed checkpoints; best {best}"}
     write_manifest(P, 'anneal', cfg, started=t0, ledgers=ledgers, summary=summary, outputs=o, figures=[fig_cmp],
-                   extra={'mix': mix_stats, 'timings_s': {s: r['res'].wall_s for s, r in results.items()}})
+                   extra={'mix': mix_stats, 'timings_s': {s: r['res'].wall_s for s, r in results.items()},
+                          'special_token_text': {'files_encoded_as_text': len(escaped), 'examples': escaped[:3]}})
     return o

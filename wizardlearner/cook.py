@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse, dataclasses, importlib, json, os, sys, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings,
+from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings, output_problems,
                                  read_manifest, report_dir, nbs_dir, PRESETS, machine_line, stage_config)
+from .store import BadFileError, FolderBusyError, lock_folder
 
 # %% auto #0
 __all__ = ['select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel',
@@ -44,11 +45,15 @@ def check_preset(preset:Preset) -> None:
 
 # %% ../nbs/09_cook.ipynb #d475c7a9
 def is_up_to_date(preset:Preset, stage:str, settings:Settings|None=None) -> tuple[bool, str]:
-    "Whether `stage`'s last good manifest matches what a run now would use, and why not."
-    m = read_manifest(preset, stage, settings)
+    "Whether `stage`'s last good run matches what a run now would use and its outputs are intact, and why not."
+    try: m = read_manifest(preset, stage, settings)
+    except BadFileError: return False, 'its manifest is unreadable'
     if m is None: return False, 'never ran'
+    if m.get('status') == 'stale': return False, 'a rerun started and did not finish'
     if m.get('status') != 'ok': return False, f"last run {m.get('status')}"
     if m.get('fingerprint') != chapter_fingerprint(preset, stage, settings): return False, 'inputs, config or notebook changed'
+    if bad := output_problems(preset, stage, settings):
+        return False, f"its outputs changed since it ran: {bad[0]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else '')
     return True, f"unchanged since {m.get('started')}"
 
 # %% ../nbs/09_cook.ipynb #244ae2d9
@@ -106,17 +111,23 @@ def run_chapter(preset:Preset, stage:str, overrides:dict, settings:Settings, log
     ch = next(c for c in CHAPTERS if c.stage == stage)
     src, out = nbs_dir(settings)/ch.notebook, report_dir(preset, settings)/ch.notebook
     if not src.exists(): raise CookError(f"Chapter {stage!r}: notebook {src} is missing.")
+    partial, failed = out.with_suffix('.partial.ipynb'), out.with_suffix('.failed.ipynb')
     t0 = time.time()
     try:
-        pm.execute_notebook(str(src), str(out), parameters=dict(preset=preset.name, overrides=overrides),
+        pm.execute_notebook(str(src), str(partial), parameters=dict(preset=preset.name, overrides=overrides),
                             cwd=str(src.parent), progress_bar=False, log_output=log_output, kernel_name='python3',
                             language='python', **(dict(km=kernel.fresh()) if kernel else {}))
-    except pm.PapermillExecutionError as e:
+    except BaseException as e:   # the last good notebook stays; this one goes beside it
+        if partial.exists(): os.replace(partial, failed)
+        if not isinstance(e, pm.PapermillExecutionError): raise
+        out = failed
         first = next((l for l in e.source.splitlines() if l.strip() and not l.startswith('#|')), '').strip()
         raise CookError(f"Chapter {stage!r} ({ch.notebook}) failed in cell {_source_index(src, e.source, e.cell_index)} "
                         f"(`{first[:80]}`): {e.ename}: {e.evalue}\n  partial notebook with the traceback: {out}\n"
                         f"  fix it, then rerun `wizardlearner cook --preset {preset.name}`: finished chapters are "
                         f"skipped and the run resumes at {stage!r}.") from None
+    os.replace(partial, out)
+    if failed.exists(): failed.unlink()
     m = read_manifest(preset, stage, settings)
     if not m or m.get('fingerprint') != chapter_fingerprint(preset, stage, settings):
         raise CookError(f"Chapter {stage!r} ran to the end but wrote no matching manifest to "
@@ -131,12 +142,17 @@ def _fmt(v) -> str:
     return str(v)
 
 # %% ../nbs/09_cook.ipynb #c61aac9b
+def _manifest_or_none(preset, stage, settings) -> dict|None:
+    "A stage's manifest for the report card: None if it never ran, {} if it does not parse (the report still gets written)."
+    try: return read_manifest(preset, stage, settings)
+    except BadFileError: return {}
+
 def time_table(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]|None=None) -> list[str]:
     "Markdown lines of the 'Time per chapter' table: seconds in this cook and in each Run section, and the machine they ran on."
     ran = {r.stage: r for r in runs or [] if r.status == 'ran'}
     rows, machines, tot_cook, tot_run = [], {}, 0.0, 0.0
     for ch in CHAPTERS:
-        m = read_manifest(preset, ch.stage, settings) or {}
+        m = _manifest_or_none(preset, ch.stage, settings) or {}
         if not m and ch.stage not in ran: continue
         host = m.get('host', {}); line = machine_line(host) if host.get('kind') else host.get('platform', '?')
         mid = machines.setdefault(line, len(machines) + 1)
@@ -160,9 +176,10 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
              '| # | stage | in | out | key numbers | wall time | notebook |', '|---|---|---|---|---|---:|---|']
     sections = []
     for i, ch in enumerate(CHAPTERS, 1):
-        m = read_manifest(preset, ch.stage, settings)
-        if not m:
-            lines.append(f"| {i:02d} | {ch.stage} | | | *not run* | | |"); continue
+        m = _manifest_or_none(preset, ch.stage, settings)
+        if not m or m.get('status') != 'ok':
+            why = 'not run' if m is None else 'manifest unreadable: rerun it' if m == {} else f"{m.get('status')}: rerun it"
+            lines.append(f"| {i:02d} | {ch.stage} | | | *{why}* | | |"); continue
         s = dict(m.get('summary', {}))
         inp, out = s.pop('in', ''), s.pop('out', '')
         keys = '; '.join(f"{k}: {_fmt(v)}" for k, v in s.items() if not isinstance(v, (dict, list)))
@@ -177,7 +194,7 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
         sec.append('')
         sec += [f"![{Path(f).stem}]({f})" for f in m.get('figures', [])]
         sections += [*sec, '']
-    bench = [(ch.stage, b) for ch in CHAPTERS for b in (read_manifest(preset, ch.stage, settings) or {}).get('benchmarks', [])]
+    bench = [(ch.stage, b) for ch in CHAPTERS for b in (_manifest_or_none(preset, ch.stage, settings) or {}).get('benchmarks', [])]
     if bench:
         lines += ['', '## Benchmarks', '', 'Each benchmark measures its baseline in the same run; ratios are to that baseline. '
                   'Rerun one with its script.', '', '| stage | benchmark | method | value | x baseline | script |',
@@ -206,6 +223,7 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
     # job) that made training up to 25x slower here. PASSIVE waiting costs nothing measurable on an idle machine.
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     stages = select_stages(only, from_)
+    lock_folder(settings.runs_dir)   # one cook per runs folder; FolderBusyError names the one already cooking
     runs, t_all = [], time.time()
     kernel = None if fresh_kernels else BookKernel(nbs_dir(settings))   # one kernel for every chapter of this cook
     echo(f"cook --preset {P.name}: {len(stages)} chapter(s), runs in {settings.runs_dir/P.name}, reports in {report_dir(P, settings)}")
@@ -259,7 +277,7 @@ def main(argv:list[str]|None=None) -> int:
     c.add_argument('--preset', default=None, help=f"one of {', '.join(PRESETS)} (default: settings.ini's default_preset)")
     c.add_argument('--only', default=None, help='comma-separated stages to run')
     c.add_argument('--from', dest='from_', default=None, help='run this stage and every later one')
-    c.add_argument('--force', action='store_true', help='rerun chapters even when up to date')
+    c.add_argument('--force', action='store_true', help='rerun chapters even when up to date (a finished training with the same resume key is resumed at its end, not redone)')
     c.add_argument('--fresh-kernels', action='store_true', help='a new kernel per chapter (default: one kernel, reset between chapters)')
     c.add_argument('--set', dest='sets', action='append', default=[], metavar='STAGE.FIELD=VALUE', help='override a preset field')
     sub.add_parser('presets', help='list the presets')
@@ -283,11 +301,12 @@ def main(argv:list[str]|None=None) -> int:
         name = a.preset or get_settings().default_preset
         try: check_preset(get_preset(name, overrides))
         except (KeyError, ValueError) as e: print(f"wizardlearner launch: {e}", file=sys.stderr); return 1
-        launch_chapter(a.stage, name, overrides)
+        try: launch_chapter(a.stage, name, overrides)
+        except FolderBusyError as e: print(f"wizardlearner launch: {e}", file=sys.stderr); return 1
         return 0
     try: cook(a.preset or get_settings().default_preset, only=a.only, from_=a.from_, force=a.force, overrides=overrides,
               fresh_kernels=a.fresh_kernels)
-    except (CookError, KeyError, ValueError) as e:
+    except (CookError, FolderBusyError, KeyError, ValueError) as e:
         print(f"\nwizardlearner cook: {e}", file=sys.stderr); return 1
     return 0
 

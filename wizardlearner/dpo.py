@@ -6,17 +6,17 @@ Docs: https://wizardlearner.github.io/wizardlearner/dpo.html.md"""
 
 # %% ../nbs/07_dpo.ipynb #b2c91c34
 from __future__ import annotations
-import ast, copy, hashlib, math, random, re, sys, time
+import ast, copy, math, random, re, sys, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Iterable
 import torch
 import torch.nn.functional as F
-from .core import (Ledger, Preset, chapter_fingerprint, config_hash, get_logger, manifest_path,
-                                read_jsonl, save_figure, write_jsonl, write_manifest)
+from .core import (Ledger, Preset, config_hash, get_logger, manifest_path, read_jsonl, resume_key, run_provenance,
+                                save_figure, write_jsonl, write_manifest)
 from .stages import stage_setup, DedupOutputs, DPOOutputs, SFTOutputs
 from .trainer import OptimConfig, load_checkpoint, prepare_run_dir, save_chat_checkpoint, stage_schedule, train, train_config
-from .tokenizer import chat_example, render_chat
+from .tokenizer import chat_example, render_chat, special_token_texts
 from .packing import EpochBatches, pad_collate
 from .instructions import strip_docstring
 from .sandbox import run_many
@@ -54,17 +54,10 @@ class DPOConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(  # pairs per micro-batch (each a chosen and a rejected
         batch_size=4, grad_accum=1, weight_decay=0.0, max_grad_norm=1.0, log_every=8))  # sequence); TRL: no weight decay
 
-# %% ../nbs/07_dpo.ipynb #dd08428b
-_OK = 'WIZARDLEARNER-DOCTEST-OK-'
-
-def _marker(imports:str, code:str, doctest:str) -> str:
-    return _OK + hashlib.sha256(f"{imports}\x00{code}\x00{doctest}".encode('utf-8', 'surrogatepass')).hexdigest()[:16]
-
 # %% ../nbs/07_dpo.ipynb #a8ce62b5
-def doctest_program(imports:str|None, code:str, doctest:str, name:str='task', control:str|None=None) -> str:
-    "A standalone program: `imports`, `code`, then the `doctest` examples run against it; exit 1 unless all pass. With `control`, the examples also run against that code instead (its result: a second marker)."
-    imports = imports or ''
-    return f'''{imports}
+def doctest_program(imports:str|None, code:str, doctest:str, name:str='task') -> str:
+    "A standalone program: `imports`, `code`, then the `doctest` examples run against it; exit 1 unless all pass."
+    return f'''{imports or ''}
 
 {code}
 
@@ -75,24 +68,18 @@ def _wl_passes(ns):
     runner.run(test, out=_wl_sys.stderr.write)
     res = runner.summarize(verbose=False)
     return res.attempted > 0 and not res.failed
-_wl_ok = _wl_passes(globals())
-if {control!r} is not None:
-    _wl_ns = dict(globals()); exec({control!r}, _wl_ns)
-    if _wl_passes(_wl_ns): print({_marker(imports, control or '', doctest)!r})
-if not _wl_ok: _wl_sys.exit(1)
-print({_marker(imports, code, doctest)!r})
+if not _wl_passes(globals()): _wl_sys.exit(1)
 '''
 
 # %% ../nbs/07_dpo.ipynb #53518966
-def run_doctests(jobs:list[tuple], timeout:float=3.0, memory_mb:int=1024, workers:int=2) -> list[str]:
+def run_doctests(jobs:list[tuple], timeout:float=3.0, memory_mb:int=1024, workers:int=2) -> list:
     "Run `(imports, code, doctest)` jobs in the sandbox; status per job: 'passed' | 'failed' | 'timeout' | 'error'. A job `(imports, code, doctest, control)` gives `(status, control_passed)`."
-    progs = [doctest_program(j[0], j[1], j[2], control=j[3] if len(j) > 3 else None) for j in jobs]
-    res = run_many(progs, timeout_s=timeout, workers=workers, memory_mb=memory_mb)
-    out = []
-    for j, r in zip(jobs, res):
-        st = ('passed' if _marker(j[0] or '', j[1], j[2]) in r.stdout else 'failed') if r.passed else r.status
-        out.append((st, _marker(j[0] or '', j[3], j[2]) in r.stdout) if len(j) > 3 and j[3] is not None else st)
-    return out
+    progs = []
+    for j in jobs:
+        progs.append(doctest_program(j[0], j[1], j[2]))
+        if len(j) > 3 and j[3] is not None: progs.append(doctest_program(j[0], f"{j[1]}\n\n{j[3]}", j[2]))  # the control: its own program
+    res = iter(run_many(progs, timeout_s=timeout, workers=workers, memory_mb=memory_mb))
+    return [(next(res).status, next(res).passed) if len(j) > 3 and j[3] is not None else next(res).status for j in jobs]
 
 # %% ../nbs/07_dpo.ipynb #cdfd860c
 _CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
@@ -220,6 +207,8 @@ def pairs_from_samples(prompts:list[dict], samples:list[list[str]], tokenizer, c
             if j is None: ledger.drop('all_pass', example=r.get('id')); continue
             pair = dict(chosen=base, chosen_source='model' if ss else 'reference', chosen_status='passed',
                         rejected=muts[j][1], rejected_source=f'mutation:{muts[j][0]}', rejected_status=mst[j])
+        if special_token_texts(tokenizer, pair['chosen'] + pair['rejected']):   # a sample that writes chat markup as text
+            ledger.drop('special_token_in_text', example=r.get('id')); continue
         if any(chat_example(tokenizer, r['instruction'], pair[x], cfg.max_len) is None for x in ('chosen', 'rejected')):
             ledger.drop('too_long', example=r.get('id')); continue
         ledger.keep()
@@ -239,6 +228,8 @@ def verify_prompts(records:Iterable[dict], tokenizer, cfg:DPOConfig, ledger:Ledg
         if not _valid(r): ledger.drop('malformed', example=r.get('id')); continue
         if not doctest_calls(r['doctest'], r.get('entry_point')):
             ledger.drop('doctest_never_calls_function', example=r.get('id')); continue
+        if special_token_texts(tokenizer, r['instruction'] + r['response']):   # chat markup in the data would become control tokens
+            ledger.drop('special_token_in_text', example=r.get('id')); continue
         n_prompt = len(tokenizer(render_chat(tokenizer, r['instruction']), add_special_tokens=False, verbose=False)['input_ids'])
         if (chat_example(tokenizer, r['instruction'], r['response'], cfg.max_len) is None
             or (cfg.max_len and n_prompt + cfg.max_new_tokens > cfg.max_len)):   # the reference, or a full-length sample, would not fit
@@ -277,7 +268,7 @@ def build_preference_pairs(records:Iterable[dict], model, tokenizer, cfg:DPOConf
     samples = [[s.strip('\n') for s in ss] for ss in samples]
     t2 = time.time()
     pairs, n_runs = pairs_from_samples(verified, samples, tokenizer, cfg, led, round_idx)
-    info = dict(tried=tried, verified=len(verified), sandbox_runs=len(tried) + n_runs, verify_s=t1 - t0,
+    info = dict(tried=tried, verified=len(verified), sandbox_runs=2 * len(tried) + n_runs, verify_s=t1 - t0,
                 generate_s=t2 - t1, test_s=time.time() - t2)
     return pairs, led.check(), info
 
@@ -355,8 +346,8 @@ def train_round(policy, tokenizer, pairs:list[dict], cfg:DPOConfig, P:Preset, rn
     "DPO round `rnd`: train `policy` in place on `pairs` against a frozen copy of itself; returns the `TrainResult`."
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ref = frozen_reference(policy)
-    d = prepare_run_dir(out/f'round{rnd}'/'train',   # resumed only by a rerun with the same notebook, config, inputs and pairs
-                        {'chapter': chapter_fingerprint(P, 'dpo'), 'round': rnd,
+    d = prepare_run_dir(out/f'round{rnd}'/'train',   # resumed only by a rerun with the same config, inputs, code and pairs (prose edits do not count)
+                        {**resume_key(P, 'dpo'), 'round': rnd,
                          'pairs': config_hash([(p['id'], p['chosen'], p['rejected']) for p in pairs])})
     tc = train_config(cfg.optim, cfg.steps, stage_schedule(cfg.steps, cfg.lr, cfg.warmup_frac, cfg.decay_shape), seed=P.seed + rnd)
     tp = tokenize_pairs(pairs, tokenizer, cfg.max_len)
@@ -420,7 +411,8 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, sft:SFTOutputs|N
         results.append(dict(round=rnd, pairs=len(pairs), info={k: round(v, 1) for k, v in info.items()}, result=res))
         log.info(f"round {rnd}: {ledger}; {info}")
     write_jsonl(out/'pairs.jsonl.gz', all_pairs)
-    ck = save_chat_checkpoint(policy, tokenizer, out/'checkpoint', dict(stage='dpo', dpo=asdict(cfg), base=sft.checkpoint))
+    ck = save_chat_checkpoint(policy, tokenizer, out/'checkpoint', dict(stage='dpo', dpo=asdict(cfg), base=sft.ref('checkpoint'),
+                                                                         provenance=run_provenance(P, 'dpo')))
     hist = dpo_history(results)
     fig = save_figure(training_figure(hist, results), P, 'dpo', 'training')
     o = DPOOutputs(manifest_path(P, 'dpo'), checkpoint=ck, pairs=out/'pairs.jsonl.gz')

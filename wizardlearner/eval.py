@@ -16,7 +16,7 @@ from .core import (Ledger, Preset, load_humaneval, manifest_path, read_jsonl, sa
 from .stages import stage_setup, AnnealOutputs, DPOOutputs, EvalOutputs, PretrainOutputs, SFTOutputs
 from .sandbox import SandboxResult, run_many, sandbox_mode
 from .generate import STOP_SEQUENCES, generate
-from .tokenizer import render_chat
+from .tokenizer import render_chat, special_tokens_as_text
 from .trainer import causal_lm_nll
 
 # %% auto #0
@@ -140,9 +140,10 @@ def perplexity(model, tokenizer, texts:list[str], seq_len:int=256, max_tokens:in
     texts = [t for t in texts if t]
     per_text = max(seq_len, max_tokens // max(len(texts), 1))  # spread the budget over every file, not the first few big ones
     ids, n_texts = [], 0
-    for t in texts:
-        if len(ids) >= max_tokens: break
-        ids += tokenizer(t, add_special_tokens=False, verbose=False)['input_ids'][:per_text] + ([eos] if eos is not None else []); n_texts += 1
+    with special_tokens_as_text(tokenizer):   # chat markup inside a held-out file is text, as it was in pretraining
+        for t in texts:
+            if len(ids) >= max_tokens: break
+            ids += tokenizer(t, add_special_tokens=False, verbose=False)['input_ids'][:per_text] + ([eos] if eos is not None else []); n_texts += 1
     ids = ids[:max_tokens]
     wins = [ids[i:i + seq_len] for i in range(0, len(ids), seq_len)]
     wins = [w for w in wins if len(w) > 1]

@@ -8,14 +8,16 @@ Docs: https://wizardlearner.github.io/wizardlearner/packing.html.md"""
 from __future__ import annotations
 import math, random
 from collections import defaultdict
+from contextlib import nullcontext
 from typing import Iterable
 import numpy as np
 import torch
 from .core import Ledger
+from .tokenizer import special_tokens_as_text
 
 # %% auto #0
 __all__ = ['order_documents', 'pack_documents', 'tokenize_documents', 'pad_collate', 'EpochBatches', 'BlockBatches',
-           'eval_batches']
+           'eval_sample', 'eval_batches']
 
 # %% ../nbs/04e_packing.ipynb #a71ace06
 def order_documents(records:Iterable[dict], seed:int=0) -> list[dict]:
@@ -44,19 +46,25 @@ def pack_documents(token_lists:Iterable[list[int]], seq_len:int, eos_id:int, led
     return torch.from_numpy(flat[:n_blocks * seq_len].copy()).view(n_blocks, seq_len)
 
 # %% ../nbs/04e_packing.ipynb #a700ce80
-def tokenize_documents(tokenizer, records:list[dict], ledger:Ledger|None=None, batch:int=512) -> list[list[int]]:
-    "Token ids of each record's `content` (no special tokens); records that give none are dropped into `ledger`."
-    out, bt = [], tokenizer.backend_tokenizer
-    for i in range(0, len(records), batch):
-        chunk = records[i:i + batch]
-        enc = bt.encode_batch_fast([r.get('content') or '' for r in chunk], add_special_tokens=False)
-        for r, e in zip(chunk, enc):
-            if ledger is not None: ledger.add_in()
-            if not e.ids:
-                if ledger is not None: ledger.drop('no_tokens', example=r.get('id'))
-                continue
-            if ledger is not None: ledger.keep()
-            out.append(e.ids)
+def tokenize_documents(tokenizer, records:list[dict], ledger:Ledger|None=None, batch:int=512, *, literal:bool=True,
+                       escaped:list|None=None) -> list[list[int]]:
+    "Token ids of each record's `content`, special-token text in it encoded as plain text; records that give none are dropped into `ledger`."
+    # literal=False: special-token strings become control tokens (only for markup this code wrote, e.g. rendered ChatML)
+    # escaped: the ids of the records whose content spells a special token are appended here (when `literal`)
+    out, bt, specials = [], tokenizer.backend_tokenizer, [t for t in tokenizer.all_special_tokens if t]
+    with special_tokens_as_text(tokenizer) if literal else nullcontext():
+        for i in range(0, len(records), batch):
+            chunk = records[i:i + batch]
+            texts = [r.get('content') or '' for r in chunk]
+            enc = bt.encode_batch_fast(texts, add_special_tokens=False)
+            for r, text, e in zip(chunk, texts, enc):
+                if literal and escaped is not None and any(t in text for t in specials): escaped.append(r.get('id'))
+                if ledger is not None: ledger.add_in()
+                if not e.ids:
+                    if ledger is not None: ledger.drop('no_tokens', example=r.get('id'))
+                    continue
+                if ledger is not None: ledger.keep()
+                out.append(e.ids)
     return out
 
 # %% ../nbs/04e_packing.ipynb #64dbb68f
@@ -130,7 +138,12 @@ class BlockBatches(EpochBatches):
         return torch.cat(out).unique() if out else torch.zeros(0, dtype=torch.long)
 
 # %% ../nbs/04e_packing.ipynb #09730da5
-def eval_batches(blocks:torch.Tensor, batch_size:int, max_batches:int|None=None) -> list[dict]:
-    "The first `max_batches` batches of `blocks`, in order (for held-out loss)."
-    bs = [{'input_ids': blocks[i:i + batch_size]} for i in range(0, len(blocks), batch_size)]
-    return bs[:max_batches] if max_batches else bs
+def eval_sample(blocks, max_blocks:int|None=None, seed:int=0):
+    "All `blocks`, or a seeded random `max_blocks` of them (kept in order) when there are more: a held-out set is never a prefix."
+    if max_blocks is None or len(blocks) <= max_blocks: return blocks
+    idx = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(seed))[:max_blocks].sort().values
+    return blocks[idx]
+
+def eval_batches(blocks:torch.Tensor, batch_size:int) -> list[dict]:
+    "All of `blocks`, in order, as batches (for held-out loss)."
+    return [{'input_ids': blocks[i:i + batch_size]} for i in range(0, len(blocks), batch_size)]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import math, os, random, time
 from dataclasses import dataclass, asdict, field, replace
 import numpy as np
-from .core import (Ledger, Preset, chapter_fingerprint, is_main_process, manifest_path, read_jsonl,
+from .core import (Ledger, Preset, is_main_process, manifest_path, read_jsonl, resume_key, run_provenance,
                                 save_figure, write_jsonl, write_manifest)
 from .stages import stage_setup, DedupOutputs, PretrainOutputs
 from .tokenizer import train_tokenizer
-from .packing import BlockBatches, eval_batches, order_documents, pack_documents, tokenize_documents
+from .packing import BlockBatches, eval_batches, eval_sample, order_documents, pack_documents, tokenize_documents
 from .model import ModelConfig, build_model, count_params
 from .trainer import (OptimConfig, ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, prepare_run_dir, train_config,
                                    save_checkpoint, train)
@@ -35,7 +35,7 @@ class PretrainConfig:
     min_lr: float = 1e-4              # where chapter 05's decay ends (OpenCoder decays 3e-4 -> 1e-5, a 1/30 ratio)
     val_fraction: float = 0.03        # held-out share of files for the validation loss
     min_val_files: int = 30           # ... but at least this many files
-    val_batches: int = 8              # at most this many micro-batches of held-out blocks are scored
+    val_blocks: int | None = 2048     # held-out blocks scored: all of them, or a seeded random sample of this many if more
     tokenizer_max_files: int | None = None  # files the BPE is trained on (None: every training file)
     model: ModelConfig = field(default_factory=ModelConfig)  # the Llama shape (its max_position_embeddings is set from seq_len)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(  # Llama's AdamW weight decay 0.1 and clipping 1.0
@@ -74,13 +74,15 @@ def held_out_split(dedup:DedupOutputs, cfg:PretrainConfig, seed:int, led:Ledger)
 # %% ../nbs/04_pretrain.ipynb #443cbe88
 def tokenize_and_pack(train_recs:list[dict], val_recs:list[dict], cfg:PretrainConfig, seed:int,
                       led_files:Ledger, led_tokens:Ledger):
-    "Train the BPE on (up to `tokenizer_max_files`) training files, then pack training and validation files into blocks."
+    "Train the BPE on (up to `tokenizer_max_files`) training files, pack training and validation files into blocks; also which files spelled a special token."
     tok_recs = train_recs[:cfg.tokenizer_max_files] if cfg.tokenizer_max_files else train_recs
     tokenizer = train_tokenizer((r['content'] for r in tok_recs), cfg.vocab_size, model_max_length=cfg.seq_len)
-    blocks = pack_documents(tokenize_documents(tokenizer, order_documents(train_recs, seed=seed), led_files),
+    escaped = {'train': [], 'val': []}   # `<|im_start|>` in a file is text, not a control token (packing.tokenize_documents)
+    blocks = pack_documents(tokenize_documents(tokenizer, order_documents(train_recs, seed=seed), led_files, escaped=escaped['train']),
                             cfg.seq_len, tokenizer.eos_token_id, led_tokens)
-    val_blocks = pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, seed=seed)), cfg.seq_len, tokenizer.eos_token_id)
-    return tokenizer, blocks, val_blocks
+    val_blocks = pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, seed=seed), escaped=escaped['val']),
+                                cfg.seq_len, tokenizer.eos_token_id)
+    return tokenizer, blocks, val_blocks, escaped
 
 # %% ../nbs/04_pretrain.ipynb #65171981
 def loss_figure(history:list[dict], val_loss:float, vocab:int, n_params:int, tokens:int):
@@ -107,7 +109,7 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
     train_recs, val_recs, n_files = held_out_split(dedup, cfg, P.seed, led_files)
     if is_main_process(): write_jsonl(out/'val.jsonl.gz', val_recs)
     t_tok = time.time()
-    tokenizer, blocks, val_blocks = tokenize_and_pack(train_recs, val_recs, cfg, P.seed, led_files, led_tokens)
+    tokenizer, blocks, val_blocks, escaped = tokenize_and_pack(train_recs, val_recs, cfg, P.seed, led_files, led_tokens)
     t_tok = time.time() - t_tok
     if is_main_process():   # the packed training stream (nanoGPT's train.bin): chapter 05 samples its original distribution from it
         tokenizer.save_pretrained(out/'tokenizer')
@@ -116,11 +118,14 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
     log.info(f"{n_files:,} files: {len(train_recs):,} train, {len(val_recs):,} held out; tokenizer ({len(tokenizer):,} tokens) and "
              f"packing in {t_tok:.1f}s: {led_tokens.n_in:,} tokens ({n_bytes / led_tokens.n_in:.2f} bytes/token) -> "
              f"{len(blocks):,} blocks of {cfg.seq_len}; {len(val_blocks)} val blocks")
+    if n_esc := len(escaped['train']) + len(escaped['val']):
+        log.info(f"{n_esc} files spell a special token (e.g. {(escaped['train'] + escaped['val'])[0]}): encoded as plain text")
     mcfg, tcfg = model_config(cfg), stable_train_config(cfg, seed=P.seed)
     model = build_model(mcfg, len(tokenizer), eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=P.seed)
-    vb = eval_batches(val_blocks, cfg.optim.batch_size, cfg.val_batches)
+    val_scored = eval_sample(val_blocks, cfg.val_blocks, seed=P.seed)   # all held-out blocks, or a seeded sample at scale
+    vb = eval_batches(val_scored, cfg.optim.batch_size)
     loss_init = evaluate(model, vb)['loss']
-    train_dir = prepare_run_dir(out/'train', {'chapter': chapter_fingerprint(P, 'pretrain')})  # same notebook, config and inputs
+    train_dir = prepare_run_dir(out/'train', resume_key(P, 'pretrain'))   # same config, seed, inputs and code (prose may differ)
     res = train(model, BlockBatches(blocks, cfg.optim.batch_size, seed=P.seed), causal_lm_loss, tcfg, train_dir, desc='pretrain')
     val, n_params = evaluate(model, vb), count_params(model)
     final_train = float(np.mean([h['loss'] for h in res.history[-10:]]))
@@ -128,17 +133,20 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
              f"train loss {final_train:.3f}, val loss {val['loss']:.3f} (at init {loss_init:.3f}, ln V = {math.log(len(tokenizer)):.3f})")
     ck = save_checkpoint(model, tokenizer, out/'checkpoint', {
         'stage': 'pretrain', 'preset': P.name, 'config': asdict(cfg), 'model': asdict(mcfg), 'train': asdict(tcfg),
-        'steps': res.steps, 'tokens': res.tokens, 'val_loss': val['loss'], 'dedup_run': dedup.read_manifest().get('run_id')})
+        'steps': res.steps, 'tokens': res.tokens, 'val_loss': val['loss'], 'provenance': run_provenance(P, 'pretrain')})
     fig_loss = save_figure(loss_figure(res.history, val['loss'], len(tokenizer), n_params, res.tokens), P, 'pretrain', 'loss')
     o = PretrainOutputs(manifest_path(P, 'pretrain'), checkpoint=ck, tokenizer=out/'tokenizer', val=out/'val.jsonl.gz',
-                        metrics=train_dir/'metrics.csv', state=train_dir/'state', blocks=out/'train_blocks.npy',
+                        metrics=train_dir/'metrics.csv', state=res.state_dir, blocks=out/'train_blocks.npy',
                         val_loss=round(val['loss'], 4), steps=res.steps)
     summary = {'params_m': round(n_params / 1e6, 3), 'tokens_trained_m': round(res.tokens / 1e6, 3), 'steps': res.steps,
                'final_train_loss': round(final_train, 4), 'val_loss': o.val_loss, 'val_ppl': round(val['ppl'], 2),
+               'val_blocks_used': len(val_scored), 'val_blocks_total': len(val_blocks),
                'tokens_per_s': round(res.tokens_per_s), 'bytes_per_token': round(n_bytes / led_tokens.n_in, 3),
                'in': f"{n_files:,} files", 'out': f"{n_params / 1e6:.2f}M-param stable checkpoint, {len(blocks):,} blocks of {cfg.seq_len}"}
     write_manifest(P, 'pretrain', cfg, started=t0, ledgers=[led_files, led_tokens], summary=summary, outputs=o, figures=[fig_loss],
                    extra={'loss_init': round(loss_init, 4),
+                          'special_token_text': {'files_encoded_as_text': {k: len(v) for k, v in escaped.items()},
+                                                 'examples': (escaped['train'] + escaped['val'])[:3]},
                           'timings_s': {'tokenize_and_pack': round(t_tok, 1), 'train': res.wall_s},
                           'batches': {'seed': P.seed, 'batch_size': cfg.optim.batch_size,
                                       'micro_batches': res.steps * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))}})

@@ -1,4 +1,4 @@
-"""Runs model-written programs in a separate process with time, memory, process, file-size and disk limits, no network, no view of the host's files and none of the caller's environment.
+"""Runs model-written programs in a separate process that sees only the interpreter and a private, size-capped `/tmp`, with time, memory, process and file-size limits, no network and none of the caller's environment; a program passes only if it ran to its end.
 
 Docs: https://wizardlearner.github.io/wizardlearner/sandbox.html.md"""
 
@@ -6,22 +6,23 @@ Docs: https://wizardlearner.github.io/wizardlearner/sandbox.html.md"""
 
 # %% ../nbs/00c_sandbox.ipynb #5aecf940
 from __future__ import annotations
-import math, os, random, resource, shutil, signal, subprocess, sys, tempfile, time, warnings
+import math, os, random, resource, secrets, shutil, signal, subprocess, sys, tempfile, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PYTHON_PATH_ENV', 'SandboxResult', 'sandbox_mode', 'run_sandboxed', 'run_many']
+__all__ = ['PYTHON_PATH_ENV', 'ALLOW_UNSANDBOXED_ENV', 'SandboxResult', 'SandboxUnavailable', 'sandbox_mode', 'run_sandboxed',
+           'run_many']
 
 # %% ../nbs/00c_sandbox.ipynb #568f39f8
 @dataclass
 class SandboxResult:
     "What one sandboxed program did."
     status: str              # 'passed' | 'failed' | 'timeout' | 'error' (the sandbox itself did not start)
-    passed: bool             # exit code 0 within the limits
+    passed: bool             # ran to its end: exit 0 and this run's end marker last on stdout, within the limits
     returncode: int|None     # exit code (negative or 128+n: killed by signal n); None on timeout
-    stdout: str              # the first `max_output_kb` of stdout
+    stdout: str              # the first `max_output_kb` of stdout (the end marker removed)
     stderr: str              # the first `max_output_kb` of stderr
     duration_s: float        # wall time including sandbox setup
 
@@ -37,35 +38,81 @@ def _python_paths() -> list[Path]:
     return list(dict.fromkeys(Path(x).resolve() for x in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent)))
 
 # %% ../nbs/00c_sandbox.ipynb #e571747e
-def _rebind_hidden(paths) -> list[str]:
-    "bwrap args that make `paths` readable by an unprivileged uid where an ancestor (e.g. /root, mode 700) is not: an empty tmpfs over that ancestor, then `paths` bound back read-only."
-    args, hidden, bound = [], [], []
-    for p in paths:
-        if _traversable(p) or any(p.is_relative_to(b) for b in bound): continue
-        top = next(a for a in [*list(reversed(p.parents))[1:], p] if not a.stat().st_mode & 0o001)
-        if top == p: continue  # the path itself is private: nothing sensible to do
-        if top not in hidden: hidden.append(top); args += ['--tmpfs', str(top)]
-        for d in [a for a in reversed(p.parents) if a.is_relative_to(top) and a != top]:
-            args += ['--perms', '0755', '--dir', str(d)]
-        args += ['--ro-bind', str(p), str(p)]; bound.append(p)
+_SYSTEM_DIRS = ('/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32')
+_ETC_FILES = ('ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'timezone', 'passwd', 'group',
+              'nsswitch.conf', 'host.conf', 'hosts', 'alternatives')
+
+def _system_binds() -> list[str]:
+    "bwrap args showing the system's programs and libraries read-only (symlinks stay symlinks) and the few /etc files Python and libc read."
+    args = []
+    for d in _SYSTEM_DIRS:
+        if os.path.islink(d): args += ['--symlink', os.readlink(d), d]
+        elif os.path.isdir(d): args += ['--ro-bind', d, d]
+    args += ['--perms', '0755', '--dir', '/etc']
+    for f in _ETC_FILES: args += ['--ro-bind-try', f'/etc/{f}', f'/etc/{f}']
+    return args
+
+# %% ../nbs/00c_sandbox.ipynb #a3c1e0f2
+def _python_binds() -> list[str]:
+    "bwrap args showing the interpreter's folders read-only at their own paths, each missing parent created 0755 (any uid may pass)."
+    shown = [Path(d) for d in _SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+    made = {Path('/'), Path('/tmp')}   # /tmp: the private tmpfs, mounted before these binds
+    args = []
+    for p in sorted(_python_paths(), key=lambda p: len(p.parts)):
+        if any(p.is_relative_to(s) for s in shown): continue
+        for a in [a for a in reversed(p.parents) if a not in made]:
+            args += ['--perms', '0755', '--dir', str(a)]; made.add(a)
+        args += ['--ro-bind', str(p), str(p)]; shown.append(p)
     return args
 
 # %% ../nbs/00c_sandbox.ipynb #4b034a05
-def _sandbox_argv(program:str, scratch:str, uid:int|None, use_bwrap:bool, tmpfs_mb:int) -> list[str]:
-    "The command line that runs `program` under bwrap (or bare), dropping to `uid` when given."
-    py = [sys.executable, '-I', '-c', program]
+def _sandbox_argv(uid:int|None, use_bwrap:bool, tmpfs_mb:int) -> list[str]:
+    "The command line that runs the harness under bwrap (or bare), dropping to `uid` when given."
+    py = [sys.executable, '-I', '-c', _HARNESS]
     if not use_bwrap: return py
     if uid is None:  # unprivileged caller: bwrap makes a user namespace itself
         ns = ['--unshare-all']; drop = []
     else:            # root: no user namespace (uids inside would map back to root); setpriv drops to `uid`
         ns = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try']
         drop = ['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--']
-    # the private /tmp would hide an interpreter that lives under /tmp (a venv in a CI checkout there): bind it back
-    under_tmp = [a for p in _python_paths() if p.is_relative_to('/tmp') for a in ('--ro-bind', str(p), str(p))]
-    return ['bwrap', *ns, '--die-with-parent', '--new-session', '--ro-bind', '/', '/',
-            *(_rebind_hidden(_python_paths()) if uid is not None else []),
-            '--size', str(tmpfs_mb << 20), '--tmpfs', '/tmp', *under_tmp, '--bind', scratch, scratch,
-            '--proc', '/proc', '--dev', '/dev', '--chdir', scratch, '--', *drop, *py]
+    cap = str(tmpfs_mb << 20)
+    return ['bwrap', *ns, '--die-with-parent', '--new-session', *_system_binds(), '--proc', '/proc', '--dev', '/dev',
+            '--perms', '1777', '--size', cap, '--tmpfs', '/tmp', '--perms', '1777', '--size', cap, '--tmpfs', '/dev/shm',
+            *_python_binds(), '--chdir', '/tmp', '--', *drop, *py]
+
+# %% ../nbs/00c_sandbox.ipynb #b7d40a02
+_END = 'WL-END-'  # a readable prefix; the random token after it is what makes the marker unforgeable
+
+_HARNESS = '''\
+def _wl_main():
+    import builtins, os, sys, types
+    chunks = []
+    while True:
+        b = os.read(0, 1 << 16)
+        if not b: break
+        chunks.append(b)
+    null = os.open(os.devnull, os.O_RDONLY); os.dup2(null, 0); os.close(null)
+    end, _, src = b''.join(chunks).partition(b'\\n')
+    del chunks
+    code = compile(src.decode('utf-8', 'surrogatepass'), '<program>', 'exec', dont_inherit=True)
+    main = types.ModuleType('__main__'); main.__builtins__ = builtins
+    sys.modules['__main__'] = main
+    exec(code, main.__dict__)
+    sys.stdout.flush(); sys.stderr.flush()
+    os.write(1, b'\\n' + end + b'\\n')
+    os._exit(0)
+_wl_main()
+'''
+
+# %% ../nbs/00c_sandbox.ipynb #b7d40a04
+def _split_output(out, end:bytes, max_kb:int) -> tuple[str, bool]:
+    "Stdout (the first `max_kb`) without the end-marker line, and whether it ended with this run's marker."
+    tail = b'\n' + end + b'\n'
+    size = out.seek(0, os.SEEK_END)
+    ended = False
+    if size >= len(tail): out.seek(size - len(tail)); ended = out.read() == tail
+    out.seek(0)
+    return out.read(min(size - len(tail) * ended, max_kb << 10)).decode('utf-8', 'replace'), ended
 
 # %% ../nbs/00c_sandbox.ipynb #26e7dee2
 _MODE: dict = {}  # the probed sandbox mode, cached per process
@@ -80,71 +127,94 @@ def _with_limits(argv:list[str], lim:dict) -> tuple[list[str], object]:
     return argv, preexec
 
 # %% ../nbs/00c_sandbox.ipynb #ecc9244e
+_NO_END = "[sandbox] exit status 0, but the program did not run to its end (no end marker): an early exit or a closed stdout"
+
+def _status(rc:int|None, ended:bool, stderr:str) -> str:
+    "'passed' only for exit 0 with the marker; 'timeout', 'error' (the sandbox did not start) or 'failed' otherwise."
+    if rc is None or rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU): return 'timeout'
+    if rc == 0 and ended: return 'passed'
+    if stderr.startswith(('bwrap: ', 'setpriv: ', 'prlimit: ')) and rc in (1, 127): return 'error'
+    return 'failed'
+
 def _launch(program, timeout_s, memory_mb, *, max_procs, max_file_mb, max_output_kb, tmpfs_mb, use_bwrap) -> SandboxResult:
-    "Run `program` once in a fresh scratch dir under the given isolation; see `run_sandboxed`."
-    root = os.geteuid() == 0
-    uid = random.SystemRandom().randrange(1 << 20, 1 << 21) if root else None  # a fresh uid: its process count starts at 0
-    if root and not use_bwrap and not all(_traversable(p) for p in _python_paths()): uid = None  # interpreter unreachable for others
+    "Run `program` once under the harness and the given isolation; see `run_sandboxed`."
+    uid = random.SystemRandom().randrange(1 << 20, 1 << 21) if os.geteuid() == 0 else None  # a fresh uid: its process count starts at 0
     nproc = max_procs if uid is not None else len(os.listdir('/proc')) + max_procs  # non-root: the count includes the caller's own processes
     lim = {'cpu': math.ceil(timeout_s) + 1, 'as': memory_mb << 20, 'fsize': max_file_mb << 20, 'nproc': nproc, 'core': 0}
-    scratch = tempfile.mkdtemp(prefix='wl-sandbox-')
+    end = (_END + secrets.token_hex(16)).encode()   # this run's marker: only in the stdin pipe and the harness's memory
+    scratch = None if use_bwrap else tempfile.mkdtemp(prefix='wl-sandbox-')  # bwrap: the private /tmp instead
     try:
-        if uid is not None: os.chown(scratch, uid, uid)
-        env = {'PATH': PYTHON_PATH_ENV, 'HOME': scratch, 'TMPDIR': scratch}
-        argv, preexec = _with_limits(_sandbox_argv(program, scratch, uid, use_bwrap, tmpfs_mb), lim)
-        bare_uid = dict(user=uid, group=uid, extra_groups=[]) if uid is not None and not use_bwrap else {}
+        if scratch and uid is not None: os.chown(scratch, uid, uid)
+        env = {'PATH': PYTHON_PATH_ENV, 'HOME': scratch or '/tmp', 'TMPDIR': scratch or '/tmp'}
+        argv, preexec = _with_limits(_sandbox_argv(uid, use_bwrap, tmpfs_mb), lim)
+        as_uid = dict(user=uid, group=uid, extra_groups=[]) if uid is not None and not use_bwrap else {}
         t0 = time.perf_counter()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
-                p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=scratch,
-                                     start_new_session=True, preexec_fn=preexec, close_fds=True, **bare_uid)
+                p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env, cwd=scratch or '/',
+                                     start_new_session=True, preexec_fn=preexec, close_fds=True, **as_uid)
             except OSError as e:
                 return SandboxResult('error', False, None, '', f"sandbox did not start: {e}", time.perf_counter() - t0)
-            try: rc = p.wait(timeout=timeout_s)
+            try: p.communicate(end + b'\n' + program.encode('utf-8', 'surrogatepass'), timeout=timeout_s); rc = p.returncode
             except subprocess.TimeoutExpired: rc = None
             try: os.killpg(p.pid, signal.SIGKILL)  # the whole group, also after a normal exit (stray children)
             except (ProcessLookupError, PermissionError): pass
             if rc is None: p.wait()
             dur = time.perf_counter() - t0
-            out.seek(0); err.seek(0)
-            o = out.read(max_output_kb << 10).decode('utf-8', 'replace'); e = err.read(max_output_kb << 10).decode('utf-8', 'replace')
+            o, ended = _split_output(out, end, max_output_kb)
+            err.seek(0); e = err.read(max_output_kb << 10).decode('utf-8', 'replace')
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if rc is None or rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU): status = 'timeout'
-    elif rc == 0: status = 'passed'
-    elif e.startswith(('bwrap: ', 'setpriv: ')) and rc in (1, 127): status = 'error'
-    else: status = 'failed'
+        if scratch: shutil.rmtree(scratch, ignore_errors=True)
+    status = _status(rc, ended, e)
+    if rc == 0 and not ended: e += ('' if not e or e.endswith('\n') else '\n') + _NO_END
     return SandboxResult(status, status == 'passed', rc, o, e, round(dur, 4))
 
 # %% ../nbs/00c_sandbox.ipynb #da602856
-def sandbox_mode() -> str:
-    "'bwrap' if bubblewrap works here (probed once per process), else 'limits-only' (with a warning)."
-    if 'mode' not in _MODE:
-        why = 'bwrap is not installed' if shutil.which('bwrap') is None else None
+ALLOW_UNSANDBOXED_ENV = 'WIZARDLEARNER_ALLOW_UNSANDBOXED'  # set to 1 to run model-written code without bubblewrap (limits only)
+_MODE: dict = {}  # the probe's verdict, cached per process
+
+class SandboxUnavailable(RuntimeError):
+    "Model-written code was not run: bubblewrap cannot isolate it here and running it without isolation was not allowed."
+
+def _bwrap_problem() -> str|None:
+    "Why bubblewrap cannot run a program here (None: it can); probed once per process."
+    if 'why' not in _MODE:
+        why = 'bubblewrap (bwrap) is not installed' if shutil.which('bwrap') is None else None
         if why is None:
             r = _launch('print(6*7)', 10.0, 512, max_procs=32, max_file_mb=1, max_output_kb=4, tmpfs_mb=8, use_bwrap=True)
-            if r.stdout.strip() != '42': why = f"bwrap failed to start ({r.status}, rc={r.returncode}): {r.stderr.strip()[:300]}"
-        _MODE['mode'] = 'bwrap' if why is None else 'limits-only'
+            if not (r.passed and r.stdout == '42\n'): why = f"bwrap failed to start ({r.status}, rc={r.returncode}): {r.stderr.strip()[:300]}"
         _MODE['why'] = why
-    if _MODE['mode'] != 'bwrap' and not _MODE.get('warned'):
+    return _MODE['why']
+
+def sandbox_mode() -> str:
+    "'bwrap' if bubblewrap isolates programs here; 'limits-only' if not and the user opted in (warns); else raises `SandboxUnavailable`."
+    why = _bwrap_problem()
+    if why is None: return 'bwrap'
+    fix = ("Install bubblewrap 0.7 or newer (`apt-get install bubblewrap`, `dnf install bubblewrap`) and, when not root, allow unprivileged "
+           "user namespaces (`sysctl kernel.unprivileged_userns_clone=1`)")
+    if os.environ.get(ALLOW_UNSANDBOXED_ENV) != '1':
+        raise SandboxUnavailable(f"Sandbox: {why}, so model-written code is not run. {fix}; or, accepting that it then runs with "
+                                 f"resource limits only (no network or filesystem isolation), set {ALLOW_UNSANDBOXED_ENV}=1.")
+    private = [str(p) for p in _python_paths() if not _traversable(p)]
+    if os.geteuid() == 0 and private:
+        raise SandboxUnavailable(f"Sandbox: {why}; {ALLOW_UNSANDBOXED_ENV}=1 allows running without it, but other users cannot reach "
+                                 f"the interpreter ({', '.join(private)}), so model-written code would run as root: refused. {fix}, "
+                                 "or use a Python that any user can read (e.g. a venv outside /root).")
+    if not _MODE.get('warned'):
         _MODE['warned'] = True
-        warnings.warn(f"Sandbox: {_MODE['why']}. Model-written code runs with resource limits only: network and filesystem "
-                      "isolation are OFF (it can open sockets and write wherever its uid can). Install bubblewrap "
-                      "(`apt-get install bubblewrap`, `dnf install bubblewrap`) and, when not root, allow unprivileged user "
-                      "namespaces (`sysctl kernel.unprivileged_userns_clone=1`)." + (
-                      " Running as root with an interpreter other users cannot read, programs also keep root's uid, so the "
-                      "process-count limit does not bind." if os.geteuid() == 0 and not all(map(_traversable, _python_paths())) else ''),
+        warnings.warn(f"Sandbox: {why}. {ALLOW_UNSANDBOXED_ENV}=1: model-written code runs with resource limits only; network "
+                      f"and filesystem isolation are OFF (it can open sockets and read or write wherever its uid can). {fix}.",
                       RuntimeWarning, stacklevel=3)
-    return _MODE['mode']
+    return 'limits-only'
 
 # %% ../nbs/00c_sandbox.ipynb #e19469f4
 def run_sandboxed(program:str, timeout_s:float=5.0, memory_mb:int=512, *,
                   max_procs:int=32,      # processes + threads the program may run at once
                   max_file_mb:int=16,    # largest file it may write (stdout and stderr included)
                   max_output_kb:int=64,  # stdout/stderr kept in the result
-                  tmpfs_mb:int=64,       # size of its private /tmp
+                  tmpfs_mb:int=64,       # size of its private /tmp, and of its /dev/shm
                   ) -> SandboxResult:
-    "Run a Python `program` isolated (bwrap: no network, read-only root, scratch cwd; empty env; unprivileged uid; rlimits); kill it after `timeout_s`."
+    "Run a Python `program` isolated (bwrap, empty env, unprivileged uid, rlimits), killed after `timeout_s`; it passes only if it ran to its end."
     return _launch(program, timeout_s, memory_mb, max_procs=max_procs, max_file_mb=max_file_mb, max_output_kb=max_output_kb,
                    tmpfs_mb=tmpfs_mb, use_bwrap=sandbox_mode() == 'bwrap')
 

@@ -10,8 +10,8 @@ import hashlib, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Iterable
-from .core import (unit_hash, Ledger, Preset, chapter_fingerprint, get_logger, load_humaneval,
-                                manifest_path, read_jsonl, save_figure, write_manifest)
+from .core import (unit_hash, Ledger, Preset, get_logger, load_humaneval, manifest_path, read_jsonl,
+                                resume_key, run_provenance, save_figure, write_manifest)
 from .stages import stage_setup, AnnealOutputs, AnnotatorOutputs, DedupOutputs, SFTOutputs
 from .tokenizer import CHATML_TEMPLATE, chat_example
 from .instructions import strip_docstring
@@ -236,18 +236,19 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, anneal:AnnealOut
     split, ledger, ledger2 = sft_split(dedup, annotator, tokenizer, cfg)
     losses, losses_s2 = {}, {}   # held-out answer loss before, between and after the stages: all pairs, stage 2's kind
     losses['annealed'], losses_s2['annealed'] = heldout_losses(model, split, pad_id, cfg)
-    fp = chapter_fingerprint(P, 'sft')   # a run folder is resumed only by a rerun of the same notebook, config and inputs
+    key = resume_key(P, 'sft')   # a run folder is resumed only by a rerun with the same config, seed, inputs and code (not prose)
+    made = dict(base=anneal.ref('checkpoint'), provenance=run_provenance(P, 'sft'))   # base by stage, run id and relative path
     model, res1 = train_sft_stage(model, split['stage1'], cfg.stage1_steps, cfg.stage1_lr, cfg,
-                                  prepare_run_dir(out/'stage1'/'train', {'chapter': fp, 'stage': 1}), pad_id, seed=P.seed,
+                                  prepare_run_dir(out/'stage1'/'train', {**key, 'sft_stage': 1}), pad_id, seed=P.seed,
                                   desc='sft stage 1')
     losses['stage1'], losses_s2['stage1'] = heldout_losses(model, split, pad_id, cfg)
     ck1 = save_chat_checkpoint(model, tokenizer, out/'stage1'/'checkpoint',
-                               dict(stage='sft_stage1', sft=asdict(cfg), base=anneal.checkpoint))
+                               dict(stage='sft_stage1', sft=asdict(cfg), **made))
     model, res2 = train_sft_stage(model, split['stage2'], cfg.stage2_steps, cfg.stage2_lr, cfg,
-                                  prepare_run_dir(out/'stage2'/'train', {'chapter': fp, 'stage': 2}), pad_id, seed=P.seed + 1,
+                                  prepare_run_dir(out/'stage2'/'train', {**key, 'sft_stage': 2}), pad_id, seed=P.seed + 1,
                                   desc='sft stage 2')
     losses['stage2'], losses_s2['stage2'] = heldout_losses(model, split, pad_id, cfg)
-    ck = save_chat_checkpoint(model, tokenizer, out/'checkpoint', dict(stage='sft', sft=asdict(cfg), base=anneal.checkpoint))
+    ck = save_chat_checkpoint(model, tokenizer, out/'checkpoint', dict(stage='sft', sft=asdict(cfg), **made))
     log.info(f"held-out answer loss {losses}")
     fig = save_figure(loss_figure(res1, res2, losses, losses_s2, split), P, 'sft', 'loss')
     o = SFTOutputs(manifest_path(P, 'sft'), checkpoint=ck, checkpoint_stage1=ck1)

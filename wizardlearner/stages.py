@@ -10,8 +10,8 @@ import dataclasses, json, typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-from .core import (Preset, Settings, get_logger, get_preset, manifest_path, require_manifest, seed_everything,
-                                stage_config, stage_dir, with_overrides)
+from .core import (Preset, Settings, begin_run, get_logger, get_preset, manifest_path, output_problems,
+                                require_manifest, seed_everything, stage_config, with_overrides)
 
 # %% auto #0
 __all__ = ['STAGE_OUTPUTS', 'StageOutputs', 'CorpusOutputs', 'DedupOutputs', 'AnnotatorOutputs', 'PretrainOutputs',
@@ -34,9 +34,14 @@ class StageOutputs:
 
     @classmethod
     def load(cls, preset:str|Preset, settings:Settings|None=None):
-        "Read the last finished run of `cls.stage` under `preset` back from its manifest; a clear error if it never finished."
+        "Read the last finished run of `cls.stage` under `preset` back from its manifest; a clear error if it never finished or its files are gone."
         m = require_manifest(preset, cls.stage, settings)
         mp = manifest_path(preset, cls.stage, settings)
+        name = preset.name if isinstance(preset, Preset) else preset
+        if bad := output_problems(preset, cls.stage, settings, full=False):   # sizes only: `cook` checks the contents
+            raise FileNotFoundError(f"The outputs of stage {cls.stage!r} under {mp.parent} no longer match its manifest: "
+                                    f"{'; '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}. Rerun it: "
+                                    f"`wizardlearner cook --preset {name} --only {cls.stage}`.")
         vals = {**m.get('summary', {}), **m.get('outputs', {})}
         kw = {'manifest': mp}
         for f in dataclasses.fields(cls):
@@ -45,10 +50,15 @@ class StageOutputs:
                 raise KeyError(f"{mp} has no {f.name!r} ({cls.__name__}.{f.name}): it was written by an older version of "
                                f"the {cls.stage} chapter; rerun it (`wizardlearner cook --only {cls.stage} --force`).")
             v = vals[f.name]
-            if _is_path_field(cls, f.name) and v is not None:
-                v = {k: Path(p) for k, p in v.items()} if isinstance(v, dict) else Path(v)
+            if _is_path_field(cls, f.name) and v is not None:   # stored relative to the run folder
+                v = {k: mp.parent/p for k, p in v.items()} if isinstance(v, dict) else mp.parent/v
             kw[f.name] = v
         return cls(**kw)
+
+    def ref(self, name:str='checkpoint') -> dict:
+        "How a later checkpoint names this one (its base): stage, run id and the path inside the run folder, never an absolute path."
+        p = getattr(self, name)
+        return dict(stage=self.stage, run_id=self.read_manifest().get('run_id'), path=Path(p).relative_to(Path(self.manifest).parent).as_posix())
 
 # %% ../nbs/00a_stages.ipynb #070b314b
 def _is_path_field(cls, name:str) -> bool:
@@ -98,7 +108,7 @@ class PretrainOutputs(StageOutputs):
     tokenizer: Path = None
     val: Path = None              # val.jsonl.gz: held-out files
     metrics: Path = None          # metrics.csv of the training run
-    state: Path = None            # resumable training state; chapter 05 branches its decays from it
+    state: Path = None            # the final `state-<step>` folder of the training run (`TrainResult.state_dir`); chapter 05 branches its decays from it
     blocks: Path = None           # train_blocks.npy: the packed training stream
     val_loss: float = 0.0
     steps: int = 0
@@ -143,7 +153,7 @@ STAGE_OUTPUTS = {c.stage: c for c in (CorpusOutputs, DedupOutputs, AnnotatorOutp
 
 # %% ../nbs/00a_stages.ipynb #605fed9d
 def stage_setup(preset:str|Preset, overrides:dict|None, config_cls, stage:str):
-    "(preset, config, logger, run dir) of `stage`: `preset` by name or as given, with `overrides`; its checked `config_cls`; the seed set."
+    "(preset, config, logger, staging folder) of a new run of `stage`: `preset` by name or as given, with `overrides`; its checked `config_cls`; the seed set; the run begun (`core.begin_run`)."
     P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
     cfg = stage_config(config_cls, P, stage); seed_everything(P.seed)
-    return P, cfg, get_logger(stage), stage_dir(P, stage)
+    return P, cfg, get_logger(stage), begin_run(P, stage)

@@ -6,12 +6,13 @@ Docs: https://wizardlearner.github.io/wizardlearner/tokenizer.html.md"""
 
 # %% ../nbs/04a_tokenizer.ipynb #f4e277c7
 from __future__ import annotations
+from contextlib import contextmanager
 from typing import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 # %% auto #0
 __all__ = ['EOS_TOKEN', 'IM_START', 'IM_END', 'SPECIAL_TOKENS', 'CHATML_TEMPLATE', 'train_tokenizer', 'render_chat',
-           'chat_example']
+           'chat_example', 'special_token_texts', 'special_tokens_as_text']
 
 # %% ../nbs/04a_tokenizer.ipynb #fedd4c3e
 EOS_TOKEN, IM_START, IM_END = '<|endoftext|>', '<|im_start|>', '<|im_end|>'
@@ -65,3 +66,16 @@ def chat_example(tokenizer, instruction:str, response:str, max_len:int|None=None
     ids = p + a + tail
     if max_len is not None and len(ids) > max_len: return None
     return dict(input_ids=ids, labels=[-100] * len(p) + a + [-100] * len(tail))
+
+# %% ../nbs/04a_tokenizer.ipynb #1b5fac40
+def special_token_texts(tokenizer, text:str) -> list[str]:
+    "The special tokens of `tokenizer` whose text occurs in `text` (data that must stay text, never become control tokens)."
+    return [t for t in tokenizer.all_special_tokens if t and t in text]
+
+@contextmanager
+def special_tokens_as_text(tokenizer):
+    "Within the block, `tokenizer` encodes special-token strings in its input as the plain text they are (`split_special_tokens`)."
+    bt = tokenizer.backend_tokenizer
+    before, bt.encode_special_tokens = bt.encode_special_tokens, True
+    try: yield tokenizer
+    finally: bt.encode_special_tokens = before

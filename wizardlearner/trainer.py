@@ -7,22 +7,24 @@ Docs: https://wizardlearner.github.io/wizardlearner/trainer.html.md"""
 
 # %% ../nbs/04c_trainer.ipynb #4420712c
 from __future__ import annotations
-import csv, itertools, json, logging, math, os, shutil, time
+import csv, io, itertools, json, logging, math, os, re, shutil, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
 import torch.nn.functional as F
-from .core import config_hash, get_logger, is_main_process, _jsonable
+from .core import RESUME_FILE, config_hash, get_logger, is_main_process, _jsonable
+from .store import atomic_write_text, hash_tree, tree_problems
 from .tokenizer import IM_END
 
 # %% auto #0
-__all__ = ['DECAY_SHAPES', 'GPU_PEAK_FLOPS', 'ScheduleConfig', 'decay_factor', 'lr_at', 'stage_schedule', 'TrainConfig',
-           'OptimConfig', 'train_config', 'TrainResult', 'device_peak_flops', 'model_flops_per_token',
-           'resolve_mixed_precision', 'decay_param_groups', 'quiet_saving', 'train', 'causal_lm_loss', 'evaluate',
-           'causal_lm_nll', 'save_checkpoint', 'load_checkpoint', 'prepare_run_dir', 'checkpoint_config',
-           'save_chat_checkpoint', 'loss_curve', 'loss_curve_matches']
+__all__ = ['DECAY_SHAPES', 'GPU_PEAK_FLOPS', 'STATE_POINTER', 'ScheduleConfig', 'decay_factor', 'lr_at', 'stage_schedule',
+           'TrainConfig', 'OptimConfig', 'train_config', 'TrainResult', 'device_peak_flops', 'model_flops_per_token',
+           'resolve_mixed_precision', 'decay_param_groups', 'quiet_saving', 'StateError', 'state_step',
+           'state_problems', 'resume_state', 'init_state', 'train', 'causal_lm_loss', 'evaluate', 'causal_lm_nll',
+           'save_checkpoint', 'load_checkpoint', 'prepare_run_dir', 'checkpoint_config', 'save_chat_checkpoint',
+           'loss_curve', 'loss_curve_matches']
 
 # %% ../nbs/04c_trainer.ipynb #55371c58
 DECAY_SHAPES = ('linear', 'cosine', '1-sqrt', 'exp')
@@ -108,7 +110,7 @@ def train_config(optim:OptimConfig, max_steps:int, schedule:ScheduleConfig, seed
 # %% ../nbs/04c_trainer.ipynb #e372ee62
 @dataclass
 class TrainResult:
-    "What `train` did: per-step history (as in metrics.csv), steps and tokens in total, wall time, last loss."
+    "What `train` did: per-step history (as in metrics.csv), steps and tokens in total, wall time, last loss, final state folder."
     history: list
     steps: int
     tokens: int
@@ -116,6 +118,7 @@ class TrainResult:
     final_loss: float
     resumed_from: int = 0                 # the step training resumed at (0: a fresh run)
     mfu: float | None = None              # mean model-FLOPs utilisation (None: device peak unknown, e.g. CPU)
+    state_dir: Path | None = None         # the `state-<step>` folder holding the final state (`init_from` of a next phase)
 
     @property
     def tokens_per_s(self) -> float: return self.tokens / self.wall_s if self.wall_s else 0.0
@@ -193,17 +196,20 @@ def _read_history(path:Path, upto:int) -> list[dict]:
     "Rows of metrics.csv with step <= `upto`, numbers parsed."
     if not path.exists(): return []
     def num(v):
-        if v in ('', 'None'): return None
+        if v in ('', 'None', None): return None
         try: return int(v)
         except ValueError: return float(v)
-    with open(path, newline='') as f:
-        return [r for r in ({k: num(v) for k, v in row.items()} for row in csv.DictReader(f)) if r['step'] <= upto]
+    text = path.read_text()
+    if not text.endswith('\n'): text = text[:text.rfind('\n') + 1]   # a last row cut short by a kill mid-append
+    rows = ({k: num(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text, newline='')))
+    return [r for r in rows if r.get('step') is not None and r['step'] <= upto]
 
 # %% ../nbs/04c_trainer.ipynb #c52f1602
 def _write_history(path:Path, rows:list[dict]):
     cols = _BASE_COLS + sorted({k for r in rows for k in r} - set(_BASE_COLS))
-    with open(path, 'w', newline='') as f:
-        w = csv.DictWriter(f, cols, extrasaction='ignore'); w.writeheader(); w.writerows(rows)
+    buf = io.StringIO(newline='')
+    w = csv.DictWriter(buf, cols, extrasaction='ignore'); w.writeheader(); w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())   # a reader (or a kill) sees the old file or the new one, never half of it
 
 def _append_history(path:Path, row:dict):
     "Append one row to metrics.csv; rewrite it when the row brings a new column."
@@ -235,14 +241,107 @@ def _tensorboard(out_dir:Path):
         return SummaryWriter(str(out_dir/'tb'))
     except Exception: return None
 
+# %% ../nbs/04c_trainer.ipynb #adfce680
+STATE_POINTER = 'latest.json'   # in a train folder: names the newest published `state-<step>` folder
+
+class StateError(RuntimeError):
+    "Saved training state that cannot be used; the message names the folder and what to do."
+
+def state_step(d) -> int|None:
+    "The step of a `state-<step>` folder (None for any other name)."
+    m = re.fullmatch(r'state-(\d+)', Path(d).name)
+    return int(m.group(1)) if m else None
+
+def state_problems(d) -> list[str]:
+    "What keeps the state folder `d` from being resumed: trainer.json missing or unreadable, files missing, cut short or changed ([]: complete)."
+    d = Path(d)
+    if not d.is_dir(): return [f"{d.name} does not exist"]
+    try: ts = json.loads((d/'trainer.json').read_text())
+    except FileNotFoundError: return ["trainer.json is missing"]
+    except (OSError, ValueError) as e: return [f"trainer.json cannot be read ({e})"]
+    if not isinstance(ts.get('files'), dict): return ["trainer.json records no file hashes (written by an older version)"]
+    if state_step(d) is not None and ts.get('step') != state_step(d): return [f"trainer.json says step {ts.get('step')}"]
+    return tree_problems(d, ts['files'])
+
+# %% ../nbs/04c_trainer.ipynb #ea5e5ff9
+def resume_state(out_dir, log=None) -> Path|None:
+    "The state folder `train` resumes from: the published one if complete, else the newest complete earlier one (logged); None if nothing was published."
+    out_dir = Path(out_dir); ptr = out_dir/STATE_POINTER
+    if not ptr.exists(): return None
+    states = sorted((p for p in out_dir.glob('state-*') if state_step(p) is not None), key=state_step, reverse=True)
+    try: top = out_dir/json.loads(ptr.read_text())['state']
+    except (OSError, ValueError, KeyError, TypeError): top = None        # unreadable pointer: any complete state will do
+    cands = states if top is None or state_step(top) is None else [top, *(p for p in states if state_step(p) < state_step(top))]
+    tried = []
+    for p in cands:
+        if bad := state_problems(p): tried.append(f"{p.name} ({'; '.join(bad[:3])})"); continue
+        if tried and log: log.warning(f"{out_dir}: resuming from {p.name}, the newest complete state; passed over {', '.join(tried)}")
+        return p
+    raise StateError(f"No usable training state in {out_dir}: {', '.join(tried) or 'latest.json names no state folder'}. Nothing was "
+                     f"resumed. Delete {out_dir} to start this training over, or put back a complete state-<step> folder.")
+
+def init_state(path) -> Path:
+    "The state folder `path` names (a `state-<step>` folder, or a train folder's published one), checked complete; `StateError` otherwise."
+    p = Path(path)
+    if (p/STATE_POINTER).exists():
+        try: p = p/json.loads((p/STATE_POINTER).read_text())['state']
+        except (OSError, ValueError, KeyError, TypeError) as e: raise StateError(f"{p/STATE_POINTER} cannot be read ({e}).") from None
+    if bad := state_problems(p):
+        raise StateError(f"init_from={p} cannot be used: {'; '.join(bad[:3])}. Rerun the stage that wrote it.")
+    return p
+
+# %% ../nbs/04c_trainer.ipynb #66821c19
+def _fsync(path:Path):
+    "Flush a file, or a folder's entries (a rename lasts through a power cut only once its folder is flushed)."
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+def _write_state(acc, out_dir:Path, info:dict) -> Path:
+    "The whole training state into `state-<step>.tmp`, every file's size and sha256 into its trainer.json, then renamed `state-<step>`."
+    final = out_dir/f"state-{info['step']}"; tmp = final.with_name(final.name + '.tmp')
+    if acc.is_main_process:
+        for p in (tmp, final):   # left by an interrupted save, or unpublished or damaged: never the state resumed from
+            if p.exists(): shutil.rmtree(p)
+    acc.wait_for_everyone()
+    with quiet_saving(): acc.save_state(str(tmp))
+    acc.wait_for_everyone()      # every process has written its files (random_states_<rank>.pkl)
+    if acc.is_main_process:
+        for f in tmp.iterdir(): _fsync(f)
+        atomic_write_text(tmp/'trainer.json', json.dumps({**info, 'files': hash_tree(tmp, skip=('trainer.json',))}, indent=1))
+        os.replace(tmp, final); _fsync(out_dir)
+    acc.wait_for_everyone()
+    return final
+
+def _publish(out_dir:Path, name:str):
+    "Point `latest.json` at the state folder `name`: the one atomic step that makes it the state to resume from."
+    atomic_write_text(out_dir/STATE_POINTER, json.dumps({'state': name})); _fsync(out_dir)
+
+def _prune(out_dir:Path, keep:list[str]):
+    "Delete every state folder but those in `keep` (called after the pointer names the newest)."
+    for p in out_dir.glob('state-*'):
+        if p.name not in keep: shutil.rmtree(p, ignore_errors=True)
+
+def _on_main(acc, fn):
+    "`fn()` on the main process; its result, or its `StateError`, handed to every process."
+    res = None
+    if acc.is_main_process:
+        try: res = ('ok', fn())
+        except StateError as e: res = ('error', str(e))
+    if acc.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+        res = broadcast_object_list([res])[0]
+    if res[0] == 'error': raise StateError(res[1])
+    return res[1]
+
 # %% ../nbs/04c_trainer.ipynb #57f2f734
 def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *, params=None, desc:str='train',
           resume:bool=True, init_from=None) -> TrainResult:
     "Train `model` in place on `batches` with `loss_fn(model, batch) -> (loss, metrics, n_tokens)`; resumable."
-    # init_from: the `state` folder of another run to start from (weights and AdamW moments; step and data position
-    #            start at 0), e.g. the decay phase continuing the stable phase of a WSD schedule
+    # init_from: the state of another run to start from, a `state-<step>` folder or a train folder (weights and AdamW
+    #            moments; step and data position start at 0), e.g. the decay phase continuing the stable phase of WSD
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    state_dir, csv_path, log = out_dir/'state', out_dir/'metrics.csv', get_logger(desc)
+    csv_path, log = out_dir/'metrics.csv', get_logger(desc)
     acc = _make_accelerator(cfg)
     torch.manual_seed(cfg.seed)
     params = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
@@ -252,23 +351,26 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
     model, opt = acc.prepare(model, opt)
     model.train()
 
-    # --- resume: weights, optimizer and RNG from accelerate; step and data position from trainer.json
+    # --- resume: the published state (checked against its hashes); weights, optimizer and RNG from accelerate,
+    #     step and data position from its trainer.json
     step, micro_done, tokens, wall_prev, history = 0, 0, 0, 0.0, []
-    if resume and (state_dir/'trainer.json').exists():
+    state_dir = _on_main(acc, lambda: resume_state(out_dir, log)) if resume else None
+    if state_dir is not None:
         ts = json.loads((state_dir/'trainer.json').read_text())
         acc.load_state(str(state_dir))
         step, micro_done, tokens, wall_prev = ts['step'], ts['micro_batches'], ts['tokens'], ts['wall_s']
         history = _read_history(csv_path, step)
-        if is_main_process(): _write_history(csv_path, history)   # drop rows logged after the last save
-        log.info(f"resumed at step {step} ({tokens:,} tokens, {micro_done} micro-batches consumed)")
+        if is_main_process(): _write_history(csv_path, history)   # drop rows logged after that state
+        log.info(f"resumed at step {step} from {state_dir.name} ({tokens:,} tokens, {micro_done} micro-batches consumed)")
     else:
-        if is_main_process() and csv_path.exists(): csv_path.unlink()
+        if is_main_process():
+            if csv_path.exists(): csv_path.unlink()
+            if (out_dir/STATE_POINTER).exists(): (out_dir/STATE_POINTER).unlink()   # resume=False: old states are not this run's
         if init_from is not None:
-            if not (Path(init_from)/'trainer.json').exists():
-                raise FileNotFoundError(f"{desc}: init_from={init_from} holds no saved training state (no trainer.json).")
-            acc.load_state(str(init_from))
-            log.info(f"initialised from {init_from} (weights and optimizer state)")
-    resumed_from = step
+            src = _on_main(acc, lambda: init_state(init_from))
+            acc.load_state(str(src))
+            log.info(f"initialised from {src} (weights and optimizer state)")
+    resumed_from, kept = step, [state_dir.name] if state_dir is not None else []
     acc.step = 0   # accelerate's micro-step counter came back with the state; every save is at an optimizer-step boundary
 
     # --- the batch stream: cycled, fast-forwarded past what was consumed, sharded over processes
@@ -279,11 +381,15 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
     unwrapped = acc.unwrap_model(model)
 
     def save():
+        nonlocal state_dir, kept
+        d = _write_state(acc, out_dir, dict(step=step, micro_batches=micro_done, tokens=tokens,
+                                            wall_s=wall_prev + time.perf_counter() - t_start))
+        if acc.is_main_process:
+            _publish(out_dir, d.name)              # from here on a resume starts at this state
+            kept = (kept + [d.name])[-2:]
+            _prune(out_dir, kept)                  # the last two published states stay
         acc.wait_for_everyone()
-        with quiet_saving(): acc.save_state(str(state_dir))
-        if is_main_process():
-            (state_dir/'trainer.json').write_text(json.dumps(dict(step=step, micro_batches=micro_done, tokens=tokens,
-                                                                  wall_s=wall_prev + time.perf_counter() - t_start)))
+        state_dir = d
 
     t_start = time.perf_counter()
     while step < cfg.max_steps:
@@ -329,13 +435,13 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
                      f"gnorm {grad_norm if grad_norm is None else round(grad_norm, 3)} tok/s {tps:,.0f}"
                      + (f" mfu {mfu:.1%}" if mfu is not None else ''))
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps: save()
-    if step > resumed_from or not (state_dir/'trainer.json').exists(): save()
+    if step > resumed_from or state_dir is None: save()
     if tb is not None: tb.close()
     wall = wall_prev + time.perf_counter() - t_start
     acc.unwrap_model(model, keep_fp32_wrapper=False)   # give the caller back a plain module (no autocast wrapper)
     return TrainResult(history=history, steps=step, tokens=tokens, wall_s=round(wall, 3),
                        final_loss=history[-1]['loss'] if history else float('nan'), resumed_from=resumed_from,
-                       mfu=sum(mfus) / len(mfus) if mfus else None)
+                       mfu=sum(mfus) / len(mfus) if mfus else None, state_dir=state_dir)
 
 # %% ../nbs/04c_trainer.ipynb #2396912a
 def causal_lm_loss(model, batch:dict):
@@ -393,14 +499,21 @@ def load_checkpoint(path, **kw):
 
 # %% ../nbs/04c_trainer.ipynb #65b28af3
 def prepare_run_dir(out_dir, key) -> Path:
-    "`out_dir` for `train(..., resume=True)`: kept if it was made for the same `key` (config, inputs), emptied otherwise."
-    out_dir, h = Path(out_dir), config_hash(key)
-    f = out_dir/'run_key.json'
+    "`out_dir` for `train(..., resume=True)`: kept if it was made for the same `key` (config, inputs, code), emptied otherwise."
+    out_dir, key = Path(out_dir), json.loads(json.dumps(key, default=_jsonable))
+    h, f = config_hash(key), out_dir/RESUME_FILE
     if is_main_process():
-        if out_dir.exists() and (not f.exists() or json.loads(f.read_text()).get('hash') != h):
-            shutil.rmtree(out_dir)   # a state left by another config must not be resumed
+        if out_dir.exists():
+            try: old = json.loads(f.read_text())
+            except (OSError, ValueError): old = {}
+            if old.get('hash') != h:   # a state left by another config, input or code must not be resumed
+                ok = old.get('key') if isinstance(old.get('key'), dict) and isinstance(key, dict) else None
+                why = (f"{RESUME_FILE} is missing or unreadable" if not old else 'the key changed' if ok is None else
+                       'changed: ' + ', '.join(k for k in sorted(set(key) | set(ok)) if key.get(k) != ok.get(k)))
+                if any(out_dir.iterdir()): get_logger('trainer').info(f"{out_dir}: earlier training state not resumed ({why})")
+                shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        f.write_text(json.dumps({'hash': h, 'key': key}, indent=1, default=_jsonable))
+        atomic_write_text(f, json.dumps({'hash': h, 'key': key}, indent=1))
     if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.barrier()
     return out_dir
 
