@@ -318,9 +318,10 @@ for f in glob.glob('/proc/*/cmdline') + glob.glob('/proc/*/environ'):
     try: seen.append(open(f, 'rb').read())
     except OSError: pass
 for d in ('/tmp', '/dev/shm', os.environ.get('HOME', '/tmp')):
-    for root, _, names in os.walk(d):
+    for root, dirs, names in os.walk(d):
+        if root.startswith((sys.prefix, sys.base_prefix)): dirs[:] = []; continue   # the interpreter, bound in (a venv under /tmp)
         for n in names:
-            try: seen.append(open(os.path.join(root, n), 'rb').read())
+            try: seen.append(open(os.path.join(root, n), 'rb').read(1 << 20))
             except OSError: pass
 print(len(seen) > 0, sum(b'WL-END-' in s for s in seen), repr(sys.stdin.read()), os.read(0, 100))""")
     assert r.passed and r.stdout == "True 0 '' b''\n", r
