@@ -64,7 +64,9 @@ def test_interrupted_rerun_is_never_consumed_and_the_last_good_run_is_not_lost(c
     # a rerun with another config, stopped with Ctrl-C once its new outputs are written but not yet promoted (the worst
     # moment: new files beside the old manifest). The stop is placed from outside: this process replaces the corpus
     # module's `write_manifest` with a wait, so the timing does not depend on the machine.
-    stop = ("import json, sys, time\nimport wizardlearner.corpus as c\n"
+    # (SIGINT gets Python's Ctrl-C handler back: a job started in the background, as CI may be, inherits it ignored)
+    stop = ("import json, signal, sys, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "import wizardlearner.corpus as c\n"
             "def wait(*a, **k): print('outputs written', flush=True); time.sleep(600)\n"
             "c.write_manifest = wait\nc.run('smoke', json.loads(sys.argv[1]))")
     over = {'corpus.source': 'dir', 'corpus.path': str(code), 'corpus.strip_license_header': False}
