@@ -6,11 +6,11 @@ Docs: https://wizardlearner.github.io/wizardlearner/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #21fc2fe5
 from __future__ import annotations
-import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, shutil, subprocess, sys, time, types, typing, warnings
+import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, subprocess, sys, time, types, typing, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
-from .store import atomic_write_text, hash_tree, leftovers, lock_folder, promote, read_json, tree_problems
+from .store import atomic_write_text, hash_tree, promote, read_json, tree_problems
 
 # %% auto #0
 __all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'RESUME_FILE', 'repo_root', 'Settings', 'get_settings', 'Preset',
@@ -20,7 +20,7 @@ __all__ = ['STAGES', 'PRESETS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'RESUME_FILE', 'rep
            'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line',
            'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'output_problems',
            'chapter_modules', 'chapter_sources', 'code_hash', 'resume_key', 'chapter_fingerprint', 'benchmark_result',
-           'write_manifest', 'begin_run', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
+           'write_manifest', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
 
 # %% ../nbs/00_core.ipynb #33214c87
 _SETTINGS_DEFAULTS = dict(runs_dir='runs', reports_dir='reports', data_cards_dir='data_cards', default_preset='smoke', num_proc='0')
@@ -606,7 +606,7 @@ def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:I
     ledgers = [l.check() for l in ledgers]
     d, live = staging_dir(preset, stage, settings), stage_dir(preset, stage, settings)
     if not is_main_process(): return live/'manifest.json'
-    if not d.is_dir(): raise FileNotFoundError(f"write_manifest({stage!r}): there is no staging folder {d}; start the run with `begin_run` "
+    if not d.is_dir(): raise FileNotFoundError(f"write_manifest({stage!r}): there is no staging folder {d}; start the run with `stages.begin_run` "
                                                f"(every chapter's `run` does, through `stages.stage_setup`).")
     inputs = {i: {'fingerprint': m.get('fingerprint'), 'run_id': m.get('run_id'), 'config_hash': m.get('config_hash')}
               for i in chapter(stage).inputs if (m := read_manifest(preset, i, settings))}
@@ -625,44 +625,7 @@ def write_manifest(preset:Preset, stage:str, config, *, started:float, ledgers:I
     if hasattr(outputs, 'paths'): _rebase(outputs, d, live)   # the caller's object now names the promoted files
     return live/'manifest.json'
 
-def _mark_stale(mp:Path, why:str):
-    "Rewrite a good manifest as stale: its outputs may be replaced, and nothing may consume them as current."
-    try: m = json.loads(mp.read_text())
-    except (OSError, ValueError): return   # absent or unreadable: nothing can take it for a good one
-    if m.get('status') == 'ok': atomic_write_text(mp, json.dumps({**m, 'status': 'stale', 'stale_reason': why}, indent=1))
-
-RESUME_FILE = 'run_key.json'   # marks a resumable training folder (written by `trainer.prepare_run_dir`)
-
-def _keep_resumable(d:Path):
-    "Empty folder `d` except the resumable training folders in it (those holding `RESUME_FILE`), at any depth."
-    for p in d.iterdir():
-        if p.is_dir() and not p.is_symlink():
-            if (p/RESUME_FILE).exists(): continue
-            if any(p.rglob(RESUME_FILE)): _keep_resumable(p); continue
-            shutil.rmtree(p)
-        else: p.unlink()
-
-def _seed_resumable(live:Path, stg:Path):
-    "Copy the resumable training folders of the last finished run into the staging folder where it has none (saved states linked, not copied)."
-    if not live.is_dir(): return
-    for f in live.rglob(RESUME_FILE):
-        src = f.parent; dst = stg/src.relative_to(live)
-        if dst.exists(): continue
-        link_or_copy = lambda s, t: os.link(s, t) if any(q.startswith('state-') for q in Path(s).relative_to(src).parts) else shutil.copy2(s, t)
-        shutil.copytree(src, dst, copy_function=link_or_copy)
-
-def begin_run(preset:Preset, stage:str, settings:Settings|None=None) -> Path:
-    "Start a run of `stage`: lock the runs folder, mark the last manifest stale, and return the staging folder the run writes into."
-    settings = settings or get_settings()
-    live, stg = stage_dir(preset, stage, settings), staging_dir(preset, stage, settings)
-    if not is_main_process(): return stg   # the main process prepares it; the other ranks write only through `train`
-    lock_folder(settings.runs_dir)
-    _mark_stale(live/'manifest.json', f"a rerun started at {time.strftime('%Y-%m-%dT%H:%M:%S')} (pid {os.getpid()}) and has not finished")
-    for p in leftovers(live): shutil.rmtree(p, ignore_errors=True)
-    stg.mkdir(parents=True, exist_ok=True)
-    _keep_resumable(stg)          # what an interrupted run left, except training state that may be resumed
-    _seed_resumable(live, stg)    # a finished training with the same resume key is resumed at its end, not redone
-    return stg
+RESUME_FILE = 'run_key.json'   # marks a resumable training folder (written by `trainer.prepare_run_dir`; kept by `stages.begin_run`)
 
 # %% ../nbs/00_core.ipynb #51373194
 def write_data_card(name:str, *, preset:Preset, title:str, source:str, license:str, schema:dict,

@@ -6,16 +6,18 @@ Docs: https://wizardlearner.github.io/wizardlearner/stages.html.md"""
 
 # %% ../nbs/00a_stages.ipynb #9c9b2455
 from __future__ import annotations
-import dataclasses, json, typing
+import dataclasses, json, os, shutil, time, typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-from .core import (Preset, Settings, begin_run, get_logger, get_preset, manifest_path, output_problems,
-                                require_manifest, seed_everything, stage_config, with_overrides)
+from .core import (RESUME_FILE, Preset, Settings, get_logger, get_preset, get_settings, is_main_process, manifest_path,
+                                output_problems, require_manifest, seed_everything, stage_config, stage_dir, staging_dir,
+                                with_overrides)
+from .store import atomic_write_text, leftovers, lock_folder
 
 # %% auto #0
 __all__ = ['STAGE_OUTPUTS', 'StageOutputs', 'CorpusOutputs', 'DedupOutputs', 'AnnotatorOutputs', 'PretrainOutputs',
-           'AnnealOutputs', 'SFTOutputs', 'DPOOutputs', 'EvalOutputs', 'stage_setup']
+           'AnnealOutputs', 'SFTOutputs', 'DPOOutputs', 'EvalOutputs', 'begin_run', 'stage_setup']
 
 # %% ../nbs/00a_stages.ipynb #24f28bcc
 @dataclass
@@ -150,6 +152,44 @@ class EvalOutputs(StageOutputs):
 # %% ../nbs/00a_stages.ipynb #cb938955
 STAGE_OUTPUTS = {c.stage: c for c in (CorpusOutputs, DedupOutputs, AnnotatorOutputs, PretrainOutputs, AnnealOutputs,
                                       SFTOutputs, DPOOutputs, EvalOutputs)}
+
+# %% ../nbs/00a_stages.ipynb #65bb9af3
+def _mark_stale(mp:Path, why:str):
+    "Rewrite a good manifest as stale: its outputs may be replaced, and nothing may consume them as current."
+    try: m = json.loads(mp.read_text())
+    except (OSError, ValueError): return   # absent or unreadable: nothing can take it for a good one
+    if m.get('status') == 'ok': atomic_write_text(mp, json.dumps({**m, 'status': 'stale', 'stale_reason': why}, indent=1))
+
+def _keep_resumable(d:Path):
+    "Empty folder `d` except the resumable training folders in it (those holding `RESUME_FILE`), at any depth."
+    for p in d.iterdir():
+        if p.is_dir() and not p.is_symlink():
+            if (p/RESUME_FILE).exists(): continue
+            if any(p.rglob(RESUME_FILE)): _keep_resumable(p); continue
+            shutil.rmtree(p)
+        else: p.unlink()
+
+def _seed_resumable(live:Path, stg:Path):
+    "Copy the resumable training folders of the last finished run into the staging folder where it has none (saved states linked, not copied)."
+    if not live.is_dir(): return
+    for f in live.rglob(RESUME_FILE):
+        src = f.parent; dst = stg/src.relative_to(live)
+        if dst.exists(): continue
+        link_or_copy = lambda s, t: os.link(s, t) if any(q.startswith('state-') for q in Path(s).relative_to(src).parts) else shutil.copy2(s, t)
+        shutil.copytree(src, dst, copy_function=link_or_copy)
+
+def begin_run(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
+    "Start a run of `stage`: lock the runs folder, mark the last manifest stale, and return the staging folder the run writes into."
+    settings = settings or get_settings()
+    live, stg = stage_dir(preset, stage, settings), staging_dir(preset, stage, settings)
+    if not is_main_process(): return stg   # the main process prepares it; the other ranks write only through `train`
+    lock_folder(settings.runs_dir)
+    _mark_stale(live/'manifest.json', f"a rerun started at {time.strftime('%Y-%m-%dT%H:%M:%S')} (pid {os.getpid()}) and has not finished")
+    for p in leftovers(live): shutil.rmtree(p, ignore_errors=True)
+    stg.mkdir(parents=True, exist_ok=True)
+    _keep_resumable(stg)          # what an interrupted run left, except training state that may be resumed
+    _seed_resumable(live, stg)    # a finished training with the same resume key is resumed at its end, not redone
+    return stg
 
 # %% ../nbs/00a_stages.ipynb #605fed9d
 def stage_setup(preset:str|Preset, overrides:dict|None, config_cls, stage:str):
