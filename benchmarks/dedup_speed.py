@@ -13,13 +13,13 @@ from pathlib import Path
 
 def load_texts(preset: str, n: int | None, seed: int = 0) -> tuple[list[str], str]:
     "The files to time and where they came from."
-    from wizardlearner.core import read_jsonl
+    from wizardlearner.store import iter_rows
     from wizardlearner.dedup import exact_dedup
     from wizardlearner.stages import CorpusOutputs
     try: files = CorpusOutputs.load(preset).files
     except (FileNotFoundError, KeyError): files = None
     if files is not None and files.exists():
-        recs, src = exact_dedup(list(read_jsonl(files)))[0], f"{preset} corpus after exact dedup"
+        recs, src = exact_dedup(list(iter_rows(files)))[0], f"{preset} corpus after exact dedup"
     else:
         paths = sorted(Path(sysconfig.get_paths()['stdlib']).rglob('*.py'))
         recs = exact_dedup([dict(id=str(p), content=p.read_text(errors='replace')) for p in paths])[0]

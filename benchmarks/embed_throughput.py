@@ -2,23 +2,24 @@
 baseline), the same loop under `torch.inference_mode`, and `embed_texts` (length-sorted batches + inference_mode),
 all on the same chunks in one run.
 
-    python benchmarks/embed_throughput.py [--n 128] [--batch-size 16] [--files runs/smoke/dedup/files.jsonl.gz]
+    python benchmarks/embed_throughput.py [--n 128] [--batch-size 16] [--files runs/smoke/dedup/files]
                                           [--embedder all-MiniLM-L6-v2] [--dtype auto] [--rounds 2] [--json out.json]
 
 The chunks are the top/middle/bottom chunks of source files (the installed Python standard library by default, or
-the `content` of a JSON-lines file of file records with `--files`), sampled with `--seed`: the same input the
+the `content` of file records with `--files`: a folder of Parquet shards or a JSON-lines file), sampled with `--seed`: the same input the
 annotator embeds. Runs offline with the packaged all-MiniLM-L6-v2.
 """
 import argparse, json, random, sysconfig, time
 from pathlib import Path
 
 from wizardlearner.embedder import THROUGHPUT_BASELINE, chunk_files, embedding_throughput, load_embedder
-from wizardlearner.core import benchmark_result, read_jsonl
+from wizardlearner.core import benchmark_result
+from wizardlearner.store import iter_rows
 
 
 def source_texts(files: str | None, max_files: int, seed: int) -> list[str]:
-    "Up to `max_files` file contents: from a JSON-lines file of records, else the installed stdlib's .py files."
-    if files: texts = [r['content'] for r in read_jsonl(files) if (r.get('content') or '').strip()]
+    "Up to `max_files` file contents: from a data output of records (Parquet shards or JSON lines), else the installed stdlib's .py files."
+    if files: texts = [r['content'] for r in iter_rows(files) if (r.get('content') or '').strip()]
     else:
         root = Path(sysconfig.get_paths()['stdlib'])
         texts = [p.read_text(encoding='utf-8', errors='replace') for p in sorted(root.glob('*.py'))]

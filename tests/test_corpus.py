@@ -117,3 +117,25 @@ def test_stack_v2_blobs_from_a_local_fetcher(tmp_path):
     kept = list(process_records(recs, CorpusConfig(), led))
     led.keep(len(kept)); led.check()
     assert [r['id'] for r in kept] == ['org/r/good.py'] and led.dropped == {'binary': 1, 'lock_file': 1}
+
+
+def test_filter_corpus_writes_parquet_shards_on_settings_workers(tmp_path, monkeypatch):
+    "Chapter 01's output is a folder of Parquet shards that `datasets` reads, with fixed column types; `workers=None` means settings' `num_proc`."
+    import sysconfig
+    from datasets import load_dataset
+    import pyarrow.parquet as pq
+    from wizardlearner.corpus import filter_corpus
+    from wizardlearner.store import iter_rows
+    std = Path(sysconfig.get_paths()['stdlib'])
+    for n in ('textwrap.py', 'shlex.py', 'glob.py', 'fnmatch.py', 'bisect.py', 'heapq.py'):
+        (tmp_path/'code'/'repo').mkdir(parents=True, exist_ok=True); (tmp_path/'code'/'repo'/n).write_text((std/n).read_text())
+    (tmp_path/'code'/'repo'/'tiny.py').write_text('x = 1\n')                   # dropped by a rule
+    monkeypatch.setenv('WIZARDLEARNER_NUM_PROC', '1')
+    cfg = CorpusConfig(source='dir', path=str(tmp_path/'code'), shard_mb=0.03)  # small shards: several of them
+    ledger, stats, _ = filter_corpus(cfg, 0, tmp_path, decontaminator(cfg))
+    assert stats['workers'] == 1 and ledger.n_in == 7 and ledger.n_kept == 6 and ledger.n_dropped == 1
+    shards = sorted((tmp_path/'files').glob('*.parquet'))
+    assert len(shards) > 1 and all(p.name.endswith(f"-of-{len(shards):05d}.parquet") for p in shards)
+    ds = load_dataset('parquet', data_files=[str(p) for p in shards], split='train')
+    assert ds.num_rows == 6 and sorted(ds['path']) == sorted(r['path'] for r in iter_rows(tmp_path/'files'))
+    assert str(pq.read_schema(shards[0]).field('stars').type) == 'int64'       # None in every row, still an integer column

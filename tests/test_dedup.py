@@ -83,3 +83,27 @@ def test_signature_shards_are_independent_files_and_a_missing_one_is_caught(tmp_
     assert np.array_equal(read_signature_shards(paths[::-1])[0], sigs)            # merge order does not matter
     with pytest.raises(ValueError, match='rerun the missing shards'):
         read_signature_shards(paths[:2])
+
+
+def test_streaming_dedup_on_parquet_shards_equals_the_in_memory_dedup(tmp_path):
+    """The run's path (corpus as Parquet shards, signature jobs reading their own rows, merge reading only candidates'
+    texts, kept files written in id order) keeps the same files with the same fields and drops the same ones."""
+    from wizardlearner.dedup import dedup_files
+    from wizardlearner.store import arrow_schema, iter_rows, write_shards
+    recs = corpus()[::-1]                                              # not in id order, as a corpus run writes them
+    types = dict(id='str', repo='str', path='str', content='str', stars='int', updated='str')
+    write_shards(recs, tmp_path/'corpus', 'train', arrow_schema(types), max_rows=5, row_group_rows=2)
+    cfg = DedupConfig(shards=2, job_rows=3, shard_mb=0.05)            # several jobs, several output shards
+    kept, dropped, _, _ = dedup(recs, cfg)
+    (tmp_path/'out').mkdir()
+    led = Ledger('files')
+    scan, rows, exact_dropped, near_dropped, stats, near_pos, _ = dedup_files(tmp_path/'corpus', cfg, tmp_path/'out', 2, led)
+    led.check()
+    assert led.n_in == len(recs) and led.dropped == {'exact_duplicate': 1, 'near_duplicate': 3}
+    assert stats['shards'] == 6                                        # ceil(17 / 3) jobs, each its own signature file
+    assert len(list((tmp_path/'out'/'files').glob('*.parquet'))) > 1
+    got = list(iter_rows(tmp_path/'out'/'files'))
+    assert [r['id'] for r in got] == [r['id'] for r in kept]           # same files, same (id) order
+    for g, k in zip(got, kept):
+        assert {f: g[f] for f in (*types, 'sha256', 'cluster_id', 'cluster_size')} == {f: k[f] for f in (*types, 'sha256', 'cluster_id', 'cluster_size')}
+    assert exact_dropped + near_dropped == dropped

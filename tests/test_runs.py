@@ -2,9 +2,10 @@
 two cooks on one runs folder, a manifest cut short, and a chapter that fails. Each scenario runs the real corpus and
 dedup stages (through `wizardlearner launch`/`cook`) on a local folder of code: a copy of part of Python's standard
 library."""
-import gzip, json, os, shutil, signal, subprocess, sys, sysconfig
+import json, os, shutil, signal, subprocess, sys, sysconfig
 from pathlib import Path
 import pytest
+from wizardlearner.store import iter_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 WL = str(Path(sys.executable).with_name('wizardlearner'))
@@ -51,6 +52,11 @@ def up_to_date(tmp, stage, *overrides) -> str:
     return subprocess.run([sys.executable, '-c', prog], cwd=ROOT, env=env_for(tmp), capture_output=True, text=True).stdout.strip()
 
 
+def shard_bytes(stage_dir: Path) -> dict:
+    "{name: bytes} of the Parquet shards of a corpus folder's `files/` (chapter 01's output)."
+    return {p.name: p.read_bytes() for p in sorted((stage_dir/'files').glob('*.parquet'))}
+
+
 def corpus_sets(code):
     return ('corpus.source=dir', f'corpus.path={code}')
 
@@ -60,7 +66,7 @@ def test_interrupted_rerun_is_never_consumed_and_the_last_good_run_is_not_lost(c
     assert p.returncode == 0, p.stderr[-3000:]
     good = manifest(tmp_path, 'corpus')
     live = tmp_path/'runs'/'smoke'/'corpus'
-    files_before = (live/'files.jsonl.gz').read_bytes()
+    files_before = shard_bytes(live)
     # a rerun with another config, stopped with Ctrl-C once its new outputs are written but not yet promoted (the worst
     # moment: new files beside the old manifest). The stop is placed from outside: this process replaces the corpus
     # module's `write_manifest` with a wait, so the timing does not depend on the machine.
@@ -77,12 +83,12 @@ def test_interrupted_rerun_is_never_consumed_and_the_last_good_run_is_not_lost(c
         lines.append(line)
         if line.strip() == 'outputs written': break
     assert lines and lines[-1].strip() == 'outputs written', ''.join(lines)[-2000:]
-    assert (live.parent/'corpus.staging'/'files.jsonl.gz').exists()     # the new files are there, unpromoted
+    assert shard_bytes(live.parent/'corpus.staging')                    # the new files are there, unpromoted
     proc.send_signal(signal.SIGINT); proc.wait(60)
     assert proc.returncode != 0
     m = manifest(tmp_path, 'corpus')
     assert m['status'] == 'stale' and m['run_id'] == good['run_id'] and 'has not finished' in m['stale_reason']
-    assert (live/'files.jsonl.gz').read_bytes() == files_before          # the last good files are still there, whole
+    assert shard_bytes(live) == files_before                            # the last good files are still there, whole
     assert loader(tmp_path, 'corpus').startswith('error: FileNotFoundError') and 'marked stale' in loader(tmp_path, 'corpus')
     # back to the first config: corpus is NOT "unchanged", it reruns; dedup then reads that new run, whole
     assert 'did not finish' in up_to_date(tmp_path, 'corpus', *corpus_sets(code))
@@ -92,7 +98,7 @@ def test_interrupted_rerun_is_never_consumed_and_the_last_good_run_is_not_lost(c
     c, d = manifest(tmp_path, 'corpus'), manifest(tmp_path, 'dedup')
     assert c['status'] == 'ok' and c['run_id'] != good['run_id'] and c['ledgers'] == good['ledgers']
     assert d['inputs']['corpus']['run_id'] == c['run_id']
-    with gzip.open(live/'files.jsonl.gz', 'rt') as f: n = sum(1 for _ in f)
+    n = sum(1 for _ in iter_rows(live/'files'))
     assert n == c['summary']['files_kept'] == d['ledgers']['files']['n_in']
     left = sorted(p.name for p in live.parent.iterdir() if p.name.startswith('corpus'))
     assert left == ['corpus', f"corpus@{c['run_id']}"], left              # no staging folder, no old run left behind
@@ -103,13 +109,14 @@ def test_deleted_or_changed_outputs_make_the_stage_rerun(code, tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     live = tmp_path/'runs'/'smoke'/'corpus'
     assert up_to_date(tmp_path, 'corpus', *corpus_sets(code)).startswith('(True')
-    (live/'files.jsonl.gz').unlink()
+    shard = sorted((live/'files').glob('*.parquet'))[-1]; shard.unlink()
+    gone = f"files/{shard.name} is missing"
     v = up_to_date(tmp_path, 'corpus', *corpus_sets(code))
-    assert v.startswith('(False') and 'files.jsonl.gz is missing' in v, v
-    assert 'files.jsonl.gz is missing' in loader(tmp_path, 'corpus')      # a later stage stops instead of reading nothing
+    assert v.startswith('(False') and gone in v, v
+    assert gone in loader(tmp_path, 'corpus')                            # a later stage stops instead of reading nothing
     p = wl(tmp_path, 'cook', '--preset', 'smoke', '--only', 'corpus', *sets(code))
-    assert p.returncode == 0 and 'files.jsonl.gz is missing' in p.stdout, p.stdout
-    assert (live/'files.jsonl.gz').exists() and loader(tmp_path, 'corpus').startswith('ok')
+    assert p.returncode == 0 and gone in p.stdout, p.stdout
+    assert shard.exists() and loader(tmp_path, 'corpus').startswith('ok')
     data = (live/'decontaminated.json').read_bytes()                      # same size, other bytes: only the hash sees it
     (live/'decontaminated.json').write_bytes(data[:-2] + (b'  ' if data[-2:] != b'  ' else b'\n\n'))
     v = up_to_date(tmp_path, 'corpus', *corpus_sets(code))

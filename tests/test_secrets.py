@@ -8,13 +8,14 @@ on it, in temporary folders; then no secret, nor a distinctive piece of one, may
 data cards or runs (manifests, executed notebooks, figures' folders, the data files later stages read).
 
 Why corpus and dedup are enough: they are the chapters that read or show raw files; every later chapter reads only
-dedup's outputs (`files.jsonl.gz`, `instructions.jsonl.gz`), which this test scans too, so no later chapter can show
+dedup's outputs (the `files/` and `instructions/` Parquet shards), which this test scans too, so no later chapter can show
 a secret that is not already in them."""
 import gzip, json, os, random, re, string, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
 import inspect
 from wizardlearner.core import load_humaneval
+from wizardlearner.store import iter_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -215,7 +216,7 @@ def test_every_kind_redacted_and_counted(cooked):
     "Each kind was found in the kept files and counted in the manifest: the placeholders stand where the secrets were."
     pii = manifest(cooked['runs']/'corpus')['pii']
     assert all(pii[k] >= 1 for k in ('email', 'ip_address', 'key', 'password', 'slack_token', 'auth_token', 'url_password')), pii
-    with gzip.open(cooked['runs']/'corpus'/'files.jsonl.gz', 'rt') as f: recs = {r['id']: r for r in map(json.loads, f)}
+    recs = {r['id']: r for r in iter_rows(cooked['runs']/'corpus'/'files')}
     svc = recs['app/service.py']['content']
     assert 'postgres://admin:<PASSWORD>@db.internal:5432/app' in svc and '"Bearer <KEY>"' in svc and 'def total_value(items):' in svc
     assert 'export DB_PASSWORD=<PASSWORD>' in recs['app/deploy.sh']['content']

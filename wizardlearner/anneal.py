@@ -15,10 +15,12 @@ import torch
 from .core import (Ledger, Preset, manifest_path, read_jsonl, resume_key, run_provenance, save_figure,
                                 write_manifest)
 from .stages import stage_setup, AnnealOutputs, AnnotatorOutputs, DedupOutputs, PretrainOutputs
-from .packing import BlockBatches, eval_batches, eval_sample, order_documents, pack_documents, tokenize_documents
+from .packing import (BlockBatches, eval_batches, eval_sample, load_blocks, order_documents, pack_documents,
+                                   tokenize_documents)
 from .tokenizer import render_chat, special_token_texts
 from .trainer import (DECAY_SHAPES, OptimConfig, ScheduleConfig, train_config, causal_lm_loss, checkpoint_config,
                                    evaluate, load_checkpoint, prepare_run_dir, save_checkpoint, train)
+from .store import iter_rows
 
 # %% auto #0
 __all__ = ['AnnealConfig', 'decay_schedule', 'mix_blocks', 'BlockSubset', 'unseen_blocks', 'sample_tokenize', 'curated_sources',
@@ -174,7 +176,7 @@ def stable_start(pretrain:PretrainOutputs, log=None) -> StableStart:
 # %% ../nbs/05_anneal.ipynb #cf425ad4
 def original_blocks(pretrain:PretrainOutputs, ledger:Ledger) -> BlockSubset:
     "The stable phase's packed stream (memory-mapped), minus the blocks it trained on: the original distribution."
-    stream = np.load(pretrain.blocks, mmap_mode='r')
+    stream = load_blocks(pretrain.blocks)   # chapter 04's token shards, memory-mapped: only the sampled rows are read
     mb = pretrain.read_manifest()['batches']   # how the stable phase drew its batches: the blocks it trained on are not the decay's
     seen = BlockBatches(stream, mb['batch_size'], seed=mb['seed']).seen(mb['micro_batches'])
     return unseen_blocks(stream, seen, ledger)
@@ -186,7 +188,7 @@ def annealing_mix(tokenizer, pretrain:PretrainOutputs, annotator:AnnotatorOutput
     ratios = {'original': cfg.mix_original, 'hq': cfg.mix_hq, 'instructions': cfg.mix_instructions}
     led_orig = Ledger('original_blocks')
     sources = {'original': original_blocks(pretrain, led_orig)}
-    curated, ledgers = curated_sources(tokenizer, list(read_jsonl(annotator.hq)), list(read_jsonl(dedup.instructions)),
+    curated, ledgers = curated_sources(tokenizer, list(read_jsonl(annotator.hq)), list(iter_rows(dedup.instructions)),
                                        val_ids, seq_len, seed=seed, escaped=escaped)
     sources.update(curated)
     # Arctic-SnowCoder: the selected tokens are worth ~4 passes, not more
@@ -203,7 +205,7 @@ def decay_strategy(shape:str, start:StableStart, mixed:torch.Tensor, mix_stats:l
     "One decay of `shape` from the stable start on the mixed blocks: train, score the held-out batches, save the checkpoint."
     model, _ = load_checkpoint(start.checkpoint)
     pc = start.pretrain_config
-    sched = decay_schedule(shape, cfg.decay_steps, cfg.peak_lr or pc['peak_lr'], cfg.min_lr or pc['min_lr'])
+    sched = decay_schedule(shape, cfg.decay_steps, cfg.peak_lr or pc['peak_lr'], pc['min_lr'] if cfg.min_lr is None else cfg.min_lr)
     tcfg = train_config(cfg.optim, cfg.decay_steps, sched, seed=P.seed)
     run_dir = prepare_run_dir(out/shape/'train', {**resume_key(P, 'anneal'), 'shape': shape})   # config, inputs, code: not prose
     res = train(model, BlockBatches(mixed, cfg.optim.batch_size, seed=P.seed), causal_lm_loss, tcfg, run_dir, desc=f"anneal-{shape}",

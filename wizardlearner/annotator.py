@@ -16,11 +16,12 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 from tqdm.auto import tqdm
-from .core import (Ledger, Preset, benchmark_result, load_humaneval, manifest_path, read_jsonl,
+from .core import (Ledger, Preset, benchmark_result, load_humaneval, manifest_path,
                                 save_figure, sha256_text, write_data_card, write_jsonl, write_manifest)
 from .stages import stage_setup, AnnotatorOutputs, DedupOutputs
 from .embedder import (THROUGHPUT_BASELINE, Embedder, chunk_files, embed_files, embed_texts, embedding_throughput,
                                     file_embeddings, load_embedder, padded_tokens, special_token_count)
+from .store import iter_rows
 
 # %% auto #0
 __all__ = ['VARIANTS', 'VALIDATION_SETS', 'AnnotatorConfig', 'LinearHead', 'fit_head', 'file_scores', 'cross_fit_scores',
@@ -551,8 +552,8 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
     t0 = time.time()
     P, cfg, log, out = stage_setup(preset, overrides, AnnotatorConfig, 'annotator')
     dedup = dedup or DedupOutputs.load(P)
-    files, ledger = list(read_jsonl(dedup.files)), Ledger('files')
-    smp = sample_files(files, list(read_jsonl(dedup.instructions)), cfg, ledger)
+    files, ledger = list(iter_rows(dedup.files)), Ledger('files')
+    smp = sample_files(files, list(iter_rows(dedup.instructions)), cfg, ledger)
     val_sets = validation_texts(cfg.validation)
     log.info(f"{len(files):,} files, scoring {len(smp.scored):,}: {len(smp.hq)} HQ positives "
              f"({len(set(smp.hq) - set(smp.scored))} outside the sample), {len(smp.ins)} instruction positives, "

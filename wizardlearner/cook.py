@@ -12,10 +12,11 @@ from pathlib import Path
 from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings, output_problems,
                                  read_manifest, report_dir, nbs_dir, PRESETS, machine_line, stage_config)
 from .store import BadFileError, FolderBusyError, lock_folder
+from .stages import run_here
 
 # %% auto #0
 __all__ = ['select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel',
-           'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'launch_chapter', 'main']
+           'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'main']
 
 # %% ../nbs/09_cook.ipynb #61410a80
 def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
@@ -248,19 +249,14 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
 
 # %% ../nbs/09_cook.ipynb #e1186b66
 def render_readme(index:Path|None=None) -> str:
-    "README text from the index notebook's markdown cells (`> summary` lines kept as block quotes)."
+    "README text from the index notebook's markdown cells (`> summary` lines kept as block quotes), its presets table filled from `plan`."
     import nbformat
     index = index or nbs_dir()/'index.ipynb'
     nb = nbformat.read(index, as_version=4)
     cells = [c.source.strip() for c in nb.cells if c.cell_type == 'markdown' and c.source.strip()]
     head = f"<!-- generated from nbs/{index.name} by `wizardlearner readme`: edit the notebook, not this file -->"
-    return '\n\n'.join([head, *cells]) + '\n'
-
-# %% ../nbs/09_cook.ipynb #5ee383e0
-def launch_chapter(stage:str, preset:str, overrides:dict|None=None):
-    "Run chapter `stage` in this process (e.g. on every rank of `accelerate launch`): its module's `run`; returns its outputs object."
-    if stage not in STAGES: raise ValueError(f"Unknown stage {stage!r}: stages are {', '.join(STAGES)}.")
-    return importlib.import_module(f'wizardlearner.{stage}').run(preset, overrides)
+    from wizardlearner.plan import fill_plan_table   # the presets table, computed by `wizardlearner plan`
+    return fill_plan_table('\n\n'.join([head, *cells]) + '\n')
 
 # %% ../nbs/09_cook.ipynb #5182bf22
 def _parse_value(v:str):
@@ -280,8 +276,14 @@ def main(argv:list[str]|None=None) -> int:
     c.add_argument('--force', action='store_true', help='rerun chapters even when up to date (a finished training with the same resume key is resumed at its end, not redone)')
     c.add_argument('--fresh-kernels', action='store_true', help='a new kernel per chapter (default: one kernel, reset between chapters)')
     c.add_argument('--set', dest='sets', action='append', default=[], metavar='STAGE.FIELD=VALUE', help='override a preset field')
+    c.add_argument('--processes', type=int, default=None, help='processes for each training chapter (accelerate launch; default: settings num_processes)')
     sub.add_parser('presets', help='list the presets')
     sub.add_parser('readme', help='render README.md from nbs/index.ipynb')
+    pl = sub.add_parser('plan', help="what a preset costs: parameters, tokens, FLOPs, memory per GPU, GPU-hours")
+    pl.add_argument('--preset', default=None)
+    pl.add_argument('--gpus', type=int, default=None, help="data-parallel GPUs (default: those the preset's batch is sized for)")
+    pl.add_argument('--gpu-mem', type=float, default=80, help='GPU memory in GB (default 80: H100 / A100 80GB)')
+    pl.add_argument('--mfu', type=float, default=None, help='model FLOPs utilisation assumed for the time (default: the plan module\'s)')
     l = sub.add_parser('launch', help='run one chapter as a script in this process (use under `accelerate launch`)')
     l.add_argument('stage', choices=list(STAGES))
     l.add_argument('--preset', default=None)
@@ -289,6 +291,11 @@ def main(argv:list[str]|None=None) -> int:
     a = ap.parse_args(argv)
     if a.cmd == 'presets':
         for p in PRESETS.values(): print(f"{p.name:6} {p.description}")
+        return 0
+    if a.cmd == 'plan':
+        from wizardlearner.plan import MFU, format_plan   # here: it builds the stage configs, a few seconds
+        try: print(format_plan(a.preset or get_settings().default_preset, gpus=a.gpus, gpu_mem_gb=a.gpu_mem, mfu=a.mfu or MFU))
+        except (KeyError, ValueError) as e: print(f"wizardlearner plan: {e}", file=sys.stderr); return 1
         return 0
     if a.cmd == 'readme':
         p = get_settings().root/'README.md'; p.write_text(render_readme()); print(f"wrote {p}")
@@ -301,9 +308,12 @@ def main(argv:list[str]|None=None) -> int:
         name = a.preset or get_settings().default_preset
         try: check_preset(get_preset(name, overrides))
         except (KeyError, ValueError) as e: print(f"wizardlearner launch: {e}", file=sys.stderr); return 1
-        try: launch_chapter(a.stage, name, overrides)
+        try: run_here(a.stage, name, overrides)
         except FolderBusyError as e: print(f"wizardlearner launch: {e}", file=sys.stderr); return 1
         return 0
+    if a.processes is not None:   # the chapters' kernel reads it through the settings
+        if a.processes < 1: ap.error(f"--processes {a.processes}: at least 1")
+        os.environ['WIZARDLEARNER_NUM_PROCESSES'] = str(a.processes)
     try: cook(a.preset or get_settings().default_preset, only=a.only, from_=a.from_, force=a.force, overrides=overrides,
               fresh_kernels=a.fresh_kernels)
     except (CookError, FolderBusyError, KeyError, ValueError) as e:

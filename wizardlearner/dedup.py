@@ -7,24 +7,26 @@ Docs: https://wizardlearner.github.io/wizardlearner/dedup.html.md"""
 # %% auto #0
 __all__ = ['QUALITY_VARIANTS', 'SIGNATURE_METHODS', 'DedupConfig', 'keep_key', 'best_record', 'exact_dedup', 'fork_map',
            'signature_shard', 'shard_bounds', 'write_signature_shards', 'read_signature_shards', 'UnionFind',
-           'lsh_candidate_pairs', 'set_jaccard', 'verify_pairs', 'cluster_pairs', 'near_duplicate_pairs', 'near_dedup',
-           'near_copy', 'exact_jaccard_pairs', 'pair_quality', 'plant_near_copies', 'dedup_quality',
-           'dedup_speed_benchmark', 'benchmark_table', 'repo_documents', 'token_counts', 'dedup_levels', 'dedup_files',
-           'mine_pairs', 'speed_benchmarks', 'speed_from_benchmarks', 'near_examples', 'cluster_figure',
-           'dedup_summary', 'run']
+           'lsh_candidate_pairs', 'set_jaccard', 'verify_pairs', 'cluster_pairs', 'near_duplicate_pairs',
+           'cached_loader', 'merge_clusters', 'near_dedup', 'near_copy', 'exact_jaccard_pairs', 'pair_quality',
+           'plant_near_copies', 'ShardTexts', 'dedup_quality', 'dedup_speed_benchmark', 'benchmark_table',
+           'repo_documents', 'token_counts', 'dedup_levels', 'scan_corpus', 'exact_dedup_scan', 'signature_jobs',
+           'write_kept', 'dedup_files', 'mine_pairs', 'speed_benchmarks', 'speed_from_benchmarks', 'near_examples',
+           'cluster_figure', 'dedup_summary', 'levels_sample', 'shard_card', 'run']
 
 # %% ../nbs/02_dedup.ipynb #b6bdf695
-import difflib, hashlib, itertools, random, re, shutil, tempfile, time
+import difflib, hashlib, itertools, math, pickle, random, re, shutil, tempfile, time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 import numpy as np
-from .core import (Ledger, Preset, benchmark_result, get_settings, manifest_path, read_jsonl, save_figure,
-                                write_jsonl, write_manifest)
+from .core import (Ledger, Preset, benchmark_result, get_settings, manifest_path, save_figure, write_jsonl,
+                                write_manifest)
+from .store import ShardWriter, arrow_schema, free_memory_to_os, iter_rows, take_rows, write_shard_card
 from .stages import stage_setup, CorpusOutputs, DedupOutputs
 from .parallel import parallel_map
-from .instructions import mine_instruction_pairs
+from .instructions import PAIR_TYPES, iter_instruction_pairs
 from .minhash import (candidate_probability, code_tokens, gram_hashes, hash_powers, lsh_params, minhash_permutations,
                                    minhash_signature, shingle_hashes, to_minhash, token_hashes)
 
@@ -41,9 +43,12 @@ class DedupConfig:
     candidate_recall: float|None = 0.99  # LSH shape: most rows per band that still pair two files of Jaccard == threshold with this chance (32 x 4 at 128 / 0.7); None: datasketch's optimum (14 x 9; the Run section measures its recall)
     verify: str = 'exact'         # a candidate pair is a duplicate if its 'exact' shingle Jaccard | its 'minhash' estimate is >= threshold | 'none': every candidate (the Run section measures each)
     max_bucket: int = 100         # an LSH bucket with more files pairs each with its first file only (how datatrove links every bucket) instead of all pairs
-    shards: int = 4               # independent signature jobs, each writing one shard file; a merge step groups bands and clusters
+    shards: int = 4               # independent signature jobs (at least), each writing one shard file; a merge step groups bands and clusters
+    job_rows: int = 1000          # most files one signature job of the run reads (jobs = max(shards, files / job_rows)): its memory stays bounded
+    shard_mb: float = 16.0        # text per Parquet shard of the kept files (hub data sets use ~500 MB; small here so smoke has several)
+    levels_sample: int = 2000     # most files (whole repositories, seeded) the file- vs repository-level comparison reads (a fixed cap: memory does not grow with the corpus)
     keep_rule: str = 'stars,updated,length'  # what the kept copy maximises, in order (OpenCoder: stars, then latest commit); ties: smallest id
-    quality_sample: int = 3000    # files whose exact all-pairs Jaccard is the ground truth of recall / precision (all of smoke's)
+    quality_sample: int = 2000    # files whose exact all-pairs Jaccard is the ground truth of recall / precision (its memory grows with the square: a fixed cap)
     quality_min_pairs: int = 100  # if the sample holds fewer true pairs, near-copies are planted until it does (and the table says so)
     bench_sample: int = 150       # files every method of the speed benchmark runs on (datasketch's per-token update: 55 docs/s in refs)
 
@@ -189,19 +194,50 @@ def cluster_pairs(n:int, pairs:Iterable[tuple[int, int]]) -> list[list[int]]:
     return list(clusters.values())
 
 # %% ../nbs/02_dedup.ipynb #bbe88899
-def near_duplicate_pairs(sigs:np.ndarray, texts:list[str], cfg:DedupConfig) -> tuple[dict[tuple[int, int], float], dict]:
-    "The merge step up to the pairs: LSH candidates of `sigs` (files without tokens never pair), verified by `cfg.verify`; and stats."
+def near_duplicate_pairs(sigs:np.ndarray, texts:list[str]|Callable, cfg:DedupConfig) -> tuple[dict[tuple[int, int], float], dict]:
+    "The merge step up to the pairs: LSH candidates of `sigs` (files without tokens never pair), verified by `cfg.verify`; and stats. `texts`: a list, or a function from row indices to their texts (only the candidates' are read)."
     b, r = lsh_params(cfg.threshold, sigs.shape[1], cfg.candidate_recall, cfg.bands, cfg.rows)
     t0 = time.time()
     idx = np.flatnonzero(~(sigs == np.iinfo(np.uint32).max).all(axis=1)) if len(sigs) else np.zeros(0, int)
     cand = lsh_candidate_pairs(sigs[idx], minhash_permutations(sigs.shape[1], cfg.seed), b, r, cfg.seed, cfg.max_bucket)
     cand = {(int(idx[i]), int(idx[j])) for i, j in cand}
     t1 = time.time()
+    if callable(texts) and cfg.verify == 'exact':  # read only the texts of files in some candidate pair
+        need = sorted({i for p in cand for i in p}); texts = dict(zip(need, texts(need)))
     pairs = verify_pairs(cand, sigs, texts, cfg)
     return pairs, dict(bands=b, rows=r, candidate_pairs=len(cand), verified_pairs=len(pairs),
                        lsh_s=round(t1 - t0, 3), verify_s=round(time.time() - t1, 3))
 
 # %% ../nbs/02_dedup.ipynb #24f9477e
+def cached_loader(texts:list[str]|Callable) -> Callable:
+    "`texts` (a list, or a function from row indices to their texts) as a function from row indices to texts that reads each row once."
+    if not callable(texts): return lambda idx: [texts[i] for i in idx]
+    cache = {}
+    def load(idx):
+        if need := sorted({i for i in idx if i not in cache}): cache.update(zip(need, texts(need)))
+        return [cache[i] for i in idx]
+    return load
+
+def merge_clusters(sigs:np.ndarray, ids:list[str], keys:list, texts:list[str]|Callable, cfg:DedupConfig,
+                   ledger:Ledger|None=None) -> tuple[dict[int, int], list[dict], dict]:
+    "The merge after the signature jobs: verified pairs, clusters, the kept row of each `{row: cluster size}` (smallest `keys`), the drops `{id, kept_id, reason, jaccard}` (by id), stats."
+    load = cached_loader(texts)
+    pairs, stats = near_duplicate_pairs(sigs, load, cfg)
+    clusters, kept, dropped, sets = cluster_pairs(len(ids), pairs), {}, [], {}
+    shingles = lambda i: sets[i] if i in sets else sets.setdefault(i, shingle_hashes(load([i])[0], cfg.ngram))
+    for members in clusters:
+        best = min(members, key=keys.__getitem__)
+        kept[best] = len(members)
+        for i in members:
+            if i == best: continue
+            j = pairs.get((min(i, best), max(i, best)))
+            if j is None:  # linked through others (single linkage): its own similarity to the kept copy, maybe < threshold
+                j = set_jaccard(shingles(i), shingles(best)) if cfg.verify == 'exact' else float((sigs[i] == sigs[best]).mean())
+            dropped.append(dict(id=ids[i], kept_id=ids[best], reason='near_duplicate', jaccard=round(j, 4)))
+            if ledger is not None: ledger.drop('near_duplicate', example=f"{ids[i]} ~ {ids[best]}")
+    stats.update(cluster_sizes=Counter(len(m) for m in clusters), pairs=pairs)
+    return kept, sorted(dropped, key=lambda d: d['id']), stats
+
 def near_dedup(records:list[dict], cfg:DedupConfig, ledger:Ledger|None=None, workers:int=1,
                shard_dir:Path|str|None=None) -> tuple[list[dict], list[dict], dict]:
     "MinHash-LSH near-dedup of `records` in `cfg.shards` signature jobs + a merge: (kept with `cluster_id`/`cluster_size`, dropped `{id, kept_id, reason, jaccard}`, stats)."
@@ -211,25 +247,11 @@ def near_dedup(records:list[dict], cfg:DedupConfig, ledger:Ledger|None=None, wor
         paths = write_signature_shards(texts, cfg, shard_dir or tmp, workers)
         sigs, ntok = read_signature_shards(paths)
     if not len(records): sigs = np.zeros((0, cfg.num_perm), dtype=np.uint32)
-    t_sig = time.time() - t0
-    pairs, stats = near_duplicate_pairs(sigs, texts, cfg)
-    clusters = cluster_pairs(len(records), pairs)
-    kept, dropped, key, sets = [], [], keep_key(cfg.keep_rule), {}
-    shingles = lambda i: sets[i] if i in sets else sets.setdefault(i, shingle_hashes(texts[i], cfg.ngram))
-    for members in clusters:
-        best = min(members, key=lambda i: key(records[i]))
-        rec = records[best]; rec['cluster_id'], rec['cluster_size'] = rec['id'], len(members)
-        kept.append(rec)
-        for i in members:
-            if i == best: continue
-            j = pairs.get((min(i, best), max(i, best)))
-            if j is None:  # linked through others (single linkage): its own similarity to the kept copy, maybe < threshold
-                j = set_jaccard(shingles(i), shingles(best)) if cfg.verify == 'exact' else float((sigs[i] == sigs[best]).mean())
-            dropped.append(dict(id=records[i]['id'], kept_id=rec['id'], reason='near_duplicate', jaccard=round(j, 4)))
-            if ledger is not None: ledger.drop('near_duplicate', example=f"{records[i]['id']} ~ {rec['id']}")
-    stats.update(shards=len(paths), signature_s=round(t_sig, 3), total_s=round(time.time() - t0, 3),
-                 cluster_sizes=Counter(len(m) for m in clusters), pairs=pairs, n_tokens=ntok, sigs=sigs)
-    return sorted(kept, key=lambda r: r['id']), sorted(dropped, key=lambda d: d['id']), stats
+    t_sig, key = time.time() - t0, keep_key(cfg.keep_rule)
+    kept, dropped, stats = merge_clusters(sigs, [r['id'] for r in records], [key(r) for r in records], texts, cfg, ledger)
+    for i, size in kept.items(): records[i]['cluster_id'], records[i]['cluster_size'] = records[i]['id'], size
+    stats.update(shards=len(paths), signature_s=round(t_sig, 3), total_s=round(time.time() - t0, 3), n_tokens=ntok, sigs=sigs)
+    return sorted((records[i] for i in kept), key=lambda r: r['id']), dropped, stats
 
 # %% ../nbs/02_dedup.ipynb #27f68c9d
 _KEYWORDS = set('False None True and as assert async await break class continue def del elif else except finally for from '
@@ -282,13 +304,22 @@ def plant_near_copies(texts:list[str], n:int, rng:random.Random, min_tokens:int=
     pool = [t for t in texts if len(token_hashes(t)) >= min_tokens] or texts
     return [near_copy(rng.choice(pool), rng, renames=rng.randint(0, 2), edits=rng.randint(1, 12)) for _ in range(n)]
 
+# %% ../nbs/02_dedup.ipynb #7eeaf1c6
+class ShardTexts:
+    "The `content` of the rows `positions` of a folder of Parquet shards, as a sequence read on demand: `len`, `take(indices)`."
+    def __init__(self, folder, positions:list[int]): self.folder, self.positions = Path(folder), positions
+    def __len__(self) -> int: return len(self.positions)
+    def take(self, idx:Iterable[int]) -> list[str]:
+        "The texts of rows `idx` (reads only the row groups that hold them)."
+        return [r['content'] for r in take_rows(self.folder, [self.positions[i] for i in idx], ['content'])]
+
 # %% ../nbs/02_dedup.ipynb #b6db718d
-def dedup_quality(texts:list[str], cfg:DedupConfig, variants:dict[str, dict], workers:int=1, sample:int|None=None,
+def dedup_quality(texts, cfg:DedupConfig, variants:dict[str, dict], workers:int=1, sample:int|None=None,
                   min_pairs:int=0, seed:int=0) -> tuple[list[dict], dict]:
-    "Recall / precision of the pairs each variant (overrides of `cfg`) finds in a sample of `texts`, against exact all-pairs Jaccard."
+    "Recall / precision of the pairs each variant (overrides of `cfg`) finds in a sample of `texts` (a list or a `ShardTexts`), against exact all-pairs Jaccard."
     rng = random.Random(seed)
     idx = sorted(rng.sample(range(len(texts)), sample)) if sample and len(texts) > sample else list(range(len(texts)))
-    docs = [texts[i] for i in idx]
+    docs = texts.take(idx) if hasattr(texts, 'take') else [texts[i] for i in idx]   # `ShardTexts`: read only the sample
     t0 = time.time()
     sets = _shingle_sets(docs, cfg.ngram, workers)
     truth, planted = exact_jaccard_pairs(sets, cfg.threshold), 0
@@ -364,10 +395,11 @@ def _datasketch_clusters(sigs:np.ndarray, cfg:DedupConfig) -> list[list[int]]:
     return cluster_pairs(len(ms), {(min(i, j), max(i, j)) for i, m in enumerate(ms) for j in lsh.query(m) if j != i})
 
 # %% ../nbs/02_dedup.ipynb #a7a2b8df
-def dedup_speed_benchmark(texts:list[str], cfg:DedupConfig, workers:int=2, sample:int|None=300, seed:int=0) -> dict:
-    "Docs/s of the signature stage and end to end for datasketch update / bulk and our numpy path on one sample of `texts`; ours also on all."
+def dedup_speed_benchmark(texts, cfg:DedupConfig, workers:int=2, sample:int|None=300, seed:int=0, all_files:dict|None=None) -> dict:
+    "Docs/s of the signature stage and end to end for datasketch update / bulk and our numpy path on one sample of `texts` (a list or a `ShardTexts`); ours also on all (`all_files`: the run's own `signature_s` and `total_s` on them)."
     rng = random.Random(seed)
-    docs = [texts[i] for i in sorted(rng.sample(range(len(texts)), sample))] if sample and len(texts) > sample else list(texts)
+    idx = sorted(rng.sample(range(len(texts)), sample)) if sample and len(texts) > sample else range(len(texts))
+    docs = texts.take(idx) if hasattr(texts, 'take') else [texts[i] for i in idx]
     sig, e2e = {}, {}
     for method in SIGNATURE_METHODS:
         sigs, s = _timed_signatures(method, docs, cfg, workers)
@@ -377,7 +409,10 @@ def dedup_speed_benchmark(texts:list[str], cfg:DedupConfig, workers:int=2, sampl
             e2e[method] = len(docs) / (time.time() - t0)
         else:
             t0 = time.time(); _datasketch_clusters(sigs, cfg); e2e[method] = len(docs) / (s + time.time() - t0)
-    if len(docs) < len(texts):
+    if len(docs) < len(texts) and all_files is not None:  # the run itself, streaming every file: its signature jobs, then its merge
+        sig['numpy affine32, all files'] = len(texts) / all_files['signature_s']
+        e2e['numpy affine32, all files'] = len(texts) / all_files['total_s']
+    elif len(docs) < len(texts):
         _, s = _timed_signatures('numpy affine32', texts, cfg, workers); sig['numpy affine32, all files'] = len(texts) / s
         t0 = time.time(); near_dedup([dict(id=str(i), content=t) for i, t in enumerate(texts)], cfg, workers=workers)
         e2e['numpy affine32, all files'] = len(texts) / (time.time() - t0)
@@ -428,29 +463,107 @@ def dedup_levels(records:list[dict], cfg:DedupConfig, workers:int=1, file_kept_i
             row('repo', len(repos), len(rk), [i for r in rk for i in r['file_ids']])]
 
 # %% ../nbs/02_dedup.ipynb #1212c538
-def dedup_files(records:list[dict], cfg:DedupConfig, out_dir:Path, workers:int, ledger:Ledger) -> tuple[list, list, list, dict, list[str], dict]:
-    "Exact then near dedup of `records` (signature shards in `out_dir/signatures`), written to files.jsonl.gz and duplicates.jsonl.gz; returns kept, exact drops, near drops, near stats, the near-dedup input and timings."
+def scan_corpus(folder, keep_rule:str='stars,updated,length') -> dict:
+    "Pass 1 over the corpus shards, one row group at a time: each row's id, keep key, repository, UTF-8 size and content SHA-256 (no texts are kept)."
+    key, scan = keep_key(keep_rule), dict(ids=[], keys=[], sha=[], repos=[], nbytes=[])
+    for r in iter_rows(folder, columns=['id', 'repo', 'stars', 'updated', 'content']):
+        b = r['content'].encode('utf-8', 'surrogatepass')
+        scan['ids'].append(r['id']); scan['keys'].append(key(r)); scan['sha'].append(hashlib.sha256(b).digest())
+        scan['repos'].append(r.get('repo') or r['id'].split('/')[0]); scan['nbytes'].append(len(b))
+    return scan
+
+def exact_dedup_scan(scan:dict, ledger:Ledger|None=None) -> tuple[list[int], list[dict]]:
+    "Exact dedup of a scan: the rows kept (one per SHA-256, smallest keep key) in id order, and the drops, as `exact_dedup` gives them."
+    groups, ids, kept, dropped = defaultdict(list), scan['ids'], [], []
+    for p, h in enumerate(scan['sha']): groups[h].append(p)
+    for g in groups.values():
+        best = min(g, key=scan['keys'].__getitem__); kept.append(best)
+        for p in g:
+            if p == best: continue
+            dropped.append(dict(id=ids[p], kept_id=ids[best], reason='exact_duplicate'))
+            if ledger is not None: ledger.drop('exact_duplicate', example=f"{ids[p]} = {ids[best]}")
+    return sorted(kept, key=ids.__getitem__), dropped
+
+# %% ../nbs/02_dedup.ipynb #72d98174
+def signature_jobs(folder, positions:list[int], cfg:DedupConfig, out_dir:Path|str, workers:int=1) -> list[Path]:
+    "Signature shards of the corpus rows `positions` (near-dedup row i is `positions[i]`): jobs of contiguous rows, each reading only its own, on `workers` processes."
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    order = sorted(range(len(positions)), key=positions.__getitem__)   # corpus order: a job reads neighbouring row groups
+    bounds = shard_bounds(len(order), max(cfg.shards, math.ceil(len(order) / cfg.job_rows)))
+    perms = minhash_permutations(cfg.num_perm, cfg.seed); hash_powers()  # built once here, inherited by the forked jobs
+    def job(i):
+        idx, path = order[bounds[i][0]:bounds[i][1]], out_dir/f"signatures-{i:05d}-of-{len(bounds):05d}.npz"
+        sigs, ntok = signature_shard([r['content'] for r in take_rows(folder, [positions[k] for k in idx], ['content'])], perms, cfg.ngram)
+        np.savez(path, index=np.array(idx, dtype=np.int64), total=len(positions), sigs=sigs, n_tokens=ntok, num_perm=cfg.num_perm, seed=cfg.seed, ngram=cfg.ngram)
+        return path
+    return fork_map(job, len(bounds), workers)
+
+# %% ../nbs/02_dedup.ipynb #d7e2d6b1
+def _spill_buckets(order:list[int], nbytes:list[int], limit:float) -> dict[int, int]:
+    "Output shard of each kept row (`order`: kept rows in output order): consecutive runs of at most `limit` bytes."
+    bucket, b, size = {}, 0, 0
+    for p in order:
+        if size and size + nbytes[p] > limit: b, size = b + 1, 0
+        bucket[p], size = b, size + nbytes[p]
+    return bucket
+
+def write_kept(folder, kept:dict[int, tuple], scan:dict, out_dir:Path, shard_mb:float) -> int:
+    "Pass 2: the kept rows (`kept`: corpus row -> (cluster id, cluster size)) with `sha256`, `cluster_id`, `cluster_size`, in id order, as Parquet shards `out_dir/files`."
+    import pyarrow as pa, pyarrow.parquet as pq
+    order = sorted(kept, key=scan['ids'].__getitem__)
+    rank, bucket = {p: i for i, p in enumerate(order)}, _spill_buckets(order, scan['nbytes'], shard_mb * 1e6)
+    schema = pq.read_schema(sorted(Path(folder).glob('*.parquet'))[0])
+    for f in (pa.field('sha256', pa.string()), pa.field('cluster_id', pa.string()), pa.field('cluster_size', pa.int64())): schema = schema.append(f)
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        spill = [open(Path(tmp)/f"{i}.pkl", 'wb') for i in range(max(bucket.values(), default=0) + 1)]
+        for p, r in enumerate(iter_rows(folder)):
+            if p in kept: pickle.dump((rank[p], dict(r, sha256=scan['sha'][p].hex(), cluster_id=kept[p][0], cluster_size=kept[p][1])), spill[bucket[p]])
+        for f in spill: f.close()
+        with ShardWriter(out_dir/'files', 'train', schema, max_rows=math.inf, max_bytes=math.inf) as w:
+            for f in spill:
+                with open(f.name, 'rb') as fh: rows = list(iter(lambda: _load_or_none(fh), None))
+                for _, r in sorted(rows, key=lambda x: x[0]): w.write(r)
+                w.next_shard()
+    return len(order)
+
+def _load_or_none(f):
+    "The next pickled object of `f`, or None at its end."
+    try: return pickle.load(f)
+    except EOFError: return None
+
+# %% ../nbs/02_dedup.ipynb #a2607147
+def dedup_files(folder, cfg:DedupConfig, out_dir:Path, workers:int, ledger:Ledger) -> tuple[dict, dict, list, list, dict, list[int], dict]:
+    "Exact then near dedup of the corpus shards `folder`, streaming; writes `files/` and duplicates.jsonl.gz. Returns the scan, kept `{row: (cluster id, size)}`, exact and near drops, near stats, the near-dedup input rows, timings."
     t0 = time.time()
-    exact_kept, exact_dropped = exact_dedup(records, cfg.keep_rule, ledger)
+    scan = scan_corpus(folder, cfg.keep_rule); ledger.add_in(len(scan['ids']))
+    near_pos, exact_dropped = exact_dedup_scan(scan, ledger)
     t_exact = time.time() - t0
     shutil.rmtree(out_dir/'signatures', ignore_errors=True)
-    near_in = [r['content'] for r in exact_kept]  # the near-dedup input, before near_dedup annotates the records
-    kept, near_dropped, near_stats = near_dedup(exact_kept, cfg, ledger, workers=workers, shard_dir=out_dir/'signatures')
+    paths = signature_jobs(folder, near_pos, cfg, out_dir/'signatures', workers)
+    sigs, ntok = read_signature_shards(paths)
+    t_sig = time.time() - t0 - t_exact
+    load = lambda idx: [r['content'] for r in take_rows(folder, [near_pos[i] for i in idx], ['content'])]
+    rows, near_dropped, near_stats = merge_clusters(sigs, [scan['ids'][p] for p in near_pos], [scan['keys'][p] for p in near_pos], load, cfg, ledger)
+    kept = {near_pos[i]: (scan['ids'][near_pos[i]], size) for i, size in rows.items()}
     t_near = time.time() - t0 - t_exact
-    ledger.keep(write_jsonl(out_dir/'files.jsonl.gz', kept)); ledger.check()
+    near_stats.update(shards=len(paths), signature_s=round(t_sig, 3), total_s=round(t_near, 3), n_tokens=ntok, sigs=sigs)
+    ledger.keep(write_kept(folder, kept, scan, out_dir, cfg.shard_mb)); ledger.check()
     write_jsonl(out_dir/'duplicates.jsonl.gz', exact_dropped + near_dropped)
-    return kept, exact_dropped, near_dropped, near_stats, near_in, dict(exact=t_exact, near=t_near)
+    return scan, kept, exact_dropped, near_dropped, near_stats, near_pos, dict(exact=t_exact, near=t_near, write=time.time() - t0 - t_exact - t_near)
 
-def mine_pairs(kept:list[dict], out_dir:Path, workers:int) -> tuple[list[dict], Ledger]:
-    "The instruction pairs of the kept Python files (`wizardlearner.instructions`), written to instructions.jsonl.gz, and their ledger."
-    pairs, led = mine_instruction_pairs([r for r in kept if r['language'] == 'Python'], workers=workers)
-    write_jsonl(out_dir/'instructions.jsonl.gz', pairs); led.check()
-    return pairs, led
+def mine_pairs(files, out_dir:Path, workers:int) -> tuple[int, int, Ledger]:
+    "The instruction pairs of the kept Python files, streamed from the shards `files` into the shards `out_dir/instructions`: (pairs, pairs with doctests, ledger)."
+    led, n_doc = Ledger('instructions'), 0
+    py = (r for r in iter_rows(files, columns=['id', 'language', 'content']) if r['language'] == 'Python')
+    with ShardWriter(out_dir/'instructions', 'train', arrow_schema(PAIR_TYPES)) as w:
+        for p in iter_instruction_pairs(py, led, workers=workers): w.write(p); n_doc += p['doctest'] is not None
+    led.check()
+    return w.n_rows, n_doc, led
 
 # %% ../nbs/02_dedup.ipynb #6d9eb074
-def speed_benchmarks(texts:list[str], cfg:DedupConfig, workers:int, seed:int) -> tuple[dict, list[dict]]:
-    "The speed benchmark on `texts` (the near-dedup input), and its two manifest records: the signature stage and end to end."
-    speed = dedup_speed_benchmark(texts, cfg, workers=workers, sample=cfg.bench_sample, seed=seed)
+def speed_benchmarks(texts, cfg:DedupConfig, workers:int, seed:int, all_files:dict|None=None) -> tuple[dict, list[dict]]:
+    "The speed benchmark on `texts` (the near-dedup input: a list or a `ShardTexts`), and its two manifest records: the signature stage and end to end."
+    speed = dedup_speed_benchmark(texts, cfg, workers=workers, sample=cfg.bench_sample, seed=seed, all_files=all_files)
     bench = [benchmark_result(f'dedup {stage}', unit='docs/s', baseline='datasketch update', results=speed[key],
                               script='benchmarks/dedup_speed.py', n_docs=speed['n_docs'], sample=speed['sample'], mb=speed['mb'],
                               workers=workers, num_perm=cfg.num_perm, note='baselines timed on the seeded sample; "all files" row on every file')
@@ -499,49 +612,78 @@ def cluster_figure(near_stats:dict, cfg:DedupConfig, quality:dict, name:str):
     return fig
 
 # %% ../nbs/02_dedup.ipynb #759247e0
-def dedup_summary(records:list, exact_dropped:list, near_dropped:list, kept:list, pairs:list, quality:dict, speed:dict, levels:list[dict]) -> dict:
+def dedup_summary(n_in:int, exact_dropped:list, near_dropped:list, n_kept:int, n_pairs:int, quality:dict, speed:dict, levels:list[dict]) -> dict:
     "The manifest's summary: files in and out, duplicates by pass, near-dedup recall and precision, signature speed, tokens kept per level, pairs."
     lv = {r['level']: r for r in levels}
-    return {'in': f"{len(records):,} files", 'out': f"{len(kept):,} files, {len(pairs):,} instruction pairs",
-            'exact_duplicates': len(exact_dropped), 'near_duplicates': len(near_dropped), 'files_kept': len(kept),
+    return {'in': f"{n_in:,} files", 'out': f"{n_kept:,} files, {n_pairs:,} instruction pairs",
+            'exact_duplicates': len(exact_dropped), 'near_duplicates': len(near_dropped), 'files_kept': n_kept,
             'near_recall': quality['recall'], 'near_precision': quality['precision'],
             'signature_docs_per_s': round(speed['signature'].get('numpy affine32, all files', speed['signature']['numpy affine32'])),
             'tokens_kept_file_level': lv['file']['tokens_kept_share'], 'tokens_kept_repo_level': lv['repo']['tokens_kept_share'],
-            'instruction_pairs': len(pairs)}
+            'instruction_pairs': n_pairs}
+
+# %% ../nbs/02_dedup.ipynb #840ce08b
+def levels_sample(scan:dict, cap:int, seed:int) -> list[int]:
+    "Corpus rows of whole repositories, chosen by a seeded shuffle, up to `cap` files (every row when there are no more): the levels comparison's input."
+    if len(scan['ids']) <= cap: return list(range(len(scan['ids'])))
+    by = defaultdict(list)
+    for p, repo in enumerate(scan['repos']): by[repo].append(p)
+    repos, out = sorted(by), []
+    random.Random(seed).shuffle(repos)
+    for repo in repos:
+        if len(out) + len(by[repo]) <= cap: out += by[repo]
+    return sorted(out)
+
+def shard_card(title:str, what:str, n_rows:int, schema_doc:str, source:str) -> str:
+    "The markdown body of a dedup output's dataset card."
+    return (f"# {title}\n\n*Generated by WizardLearner chapter 02 (dedup); do not edit by hand.*\n\n- **Source**: {source}\n"
+            f"- **License**: per file: the license of its repository (column `license` of the files)\n- **Rows**: {n_rows:,} ({what})\n\n"
+            f"## Schema\n\n{schema_doc}\n")
 
 # %% ../nbs/02_dedup.ipynb #179cb469
 def run(preset:str|Preset='smoke', overrides:dict|None=None, *, corpus:CorpusOutputs|None=None) -> DedupOutputs:
-    "Chapter 02: exact and near dedup of chapter 01's files, the instruction pairs of what is left, and the measurements; writes the manifest."
+    "Chapter 02: exact and near dedup of chapter 01's shards, the instruction pairs of what is left, and the measurements; writes the manifest."
     t0 = time.time()
     P, cfg, log, out = stage_setup(preset, overrides, DedupConfig, 'dedup')
+    free_memory_to_os()   # here and between passes: what a pass freed goes back to the OS, so the next starts flat
     corpus = corpus or CorpusOutputs.load(P)
-    records = list(read_jsonl(corpus.files))
-    ledger = Ledger('files'); ledger.add_in(len(records))
-    workers = get_settings().workers  # settings.ini num_proc (0: all cores)
-    kept, exact_dropped, near_dropped, near_stats, near_in, t = dedup_files(records, cfg, out, workers, ledger)
-    log.info(f"{len(records):,} files -> {len(records) - len(exact_dropped):,} after exact ({t['exact']:.1f} s) -> {len(kept):,} after near dedup "
-             f"({t['near']:.1f} s, {near_stats['shards']} shards)")
-    t1 = time.time(); pairs, instr_ledger = mine_pairs(kept, out, workers); t['mine'] = time.time() - t1
-    n_doctest = sum(p['doctest'] is not None for p in pairs)
-    log.info(f"{len(pairs):,} instruction pairs ({n_doctest:,} with doctests) in {t['mine']:.1f} s")
-    t1 = time.time()
-    quality, quality_info = dedup_quality(near_in, cfg, QUALITY_VARIANTS, workers=workers, sample=cfg.quality_sample,
+    if not Path(corpus.files).is_dir():
+        raise FileNotFoundError(f"{corpus.files} is not a folder of Parquet shards: it was made by an older chapter 01; rerun it (wizardlearner launch corpus).")
+    ledger, workers = Ledger('files'), get_settings().workers  # settings.ini num_proc (0: all cores)
+    scan, kept, exact_dropped, near_dropped, near_stats, near_pos, t = dedup_files(corpus.files, cfg, out, workers, ledger)
+    n_in = len(scan['ids']); free_memory_to_os()
+    log.info(f"{n_in:,} files -> {len(near_pos):,} after exact ({t['exact']:.1f} s) -> {len(kept):,} after near dedup "
+             f"({t['near']:.1f} s, {near_stats['shards']} signature jobs; written in {t['write']:.1f} s)")
+    t1 = time.time(); n_pairs, n_doctest, instr_ledger = mine_pairs(out/'files', out, workers); t['mine'] = time.time() - t1; free_memory_to_os()
+    log.info(f"{n_pairs:,} instruction pairs ({n_doctest:,} with doctests) in {t['mine']:.1f} s")
+    t1, texts = time.time(), ShardTexts(corpus.files, near_pos)
+    quality, quality_info = dedup_quality(texts, cfg, QUALITY_VARIANTS, workers=workers, sample=cfg.quality_sample,
                                           min_pairs=cfg.quality_min_pairs, seed=P.seed)
-    t['quality'] = time.time() - t1; t1 = time.time()
-    speed, bench = speed_benchmarks(near_in, cfg, workers, P.seed)
-    t['benchmark'] = time.time() - t1; t1 = time.time()
-    levels = dedup_levels(records, cfg, workers=workers, file_kept_ids=[r['id'] for r in kept])
+    t['quality'] = time.time() - t1; t1 = time.time(); free_memory_to_os()
+    speed, bench = speed_benchmarks(texts, cfg, workers, P.seed, all_files=near_stats)
+    t['benchmark'] = time.time() - t1; t1 = time.time(); free_memory_to_os()
+    lv_rows = levels_sample(scan, cfg.levels_sample, P.seed)
+    levels = dedup_levels(take_rows(corpus.files, lv_rows, ['id', 'repo', 'path', 'content', 'stars', 'updated']), cfg, workers=workers,
+                          file_kept_ids=[scan['ids'][p] for p in sorted(set(lv_rows) & set(kept))])
     t['levels'] = time.time() - t1
     log.info(f"quality on {quality_info['files']:,} files ({quality_info['planted']} planted) in {t['quality']:.1f} s; benchmark {t['benchmark']:.1f} s, levels {t['levels']:.1f} s")
+    need = {i for d in near_dropped for i in (d['id'], d['kept_id'])}
+    examples = near_examples(take_rows(corpus.files, [p for p, i in enumerate(scan['ids']) if i in need], ['id', 'content']), near_dropped, cfg.threshold)
     fig = save_figure(cluster_figure(near_stats, cfg, quality[0], P.name), P, 'dedup', 'cluster_sizes')
-    o = DedupOutputs(manifest_path(P, 'dedup'), files=out/'files.jsonl.gz', instructions=out/'instructions.jsonl.gz',
-                     duplicates=out/'duplicates.jsonl.gz', signatures=out/'signatures', files_kept=len(kept), instruction_pairs=len(pairs))
+    src = f"chapter 01's corpus ({corpus.files}), exact then near deduplicated (Jaccard >= {cfg.threshold} of code-token {cfg.ngram}-grams)"
+    write_shard_card(out/'files', 'train', shard_card(f"Deduplicated files ({P.name})", 'one kept file per row, in id order', len(kept),
+                     "the corpus fields, plus `sha256` (of `content`), `cluster_id` (the id of its cluster's kept file) and `cluster_size`", src))
+    write_shard_card(out/'instructions', 'train', shard_card(f"Instruction pairs ({P.name})", "one documented top-level Python function per row", n_pairs,
+                     ', '.join(f"`{k}`" for k in PAIR_TYPES), "the documented top-level functions of the deduplicated Python files"))
+    o = DedupOutputs(manifest_path(P, 'dedup'), files=out/'files', instructions=out/'instructions',
+                     duplicates=out/'duplicates.jsonl.gz', signatures=out/'signatures', files_kept=len(kept), instruction_pairs=n_pairs)
     write_manifest(P, 'dedup', cfg, started=t0, ledgers=[ledger, instr_ledger], benchmarks=bench, outputs=o, figures=[fig],
-                   summary=dedup_summary(records, exact_dropped, near_dropped, kept, pairs, quality[0], speed, levels),
+                   summary=dedup_summary(n_in, exact_dropped, near_dropped, len(kept), n_pairs, quality[0], speed, levels),
                    extra={'lsh': {k: v for k, v in near_stats.items() if k not in ('cluster_sizes', 'pairs', 'n_tokens', 'sigs')},
                           'cluster_sizes': {str(k): v for k, v in sorted(near_stats['cluster_sizes'].items())},
                           'quality': dict(info=quality_info, variants=quality), 'levels': levels,
-                          'examples': near_examples(records, near_dropped, cfg.threshold), 'pairs_with_doctest': n_doctest,
+                          'levels_sample': dict(files=len(lv_rows), of=n_in), 'workers': workers,
+                          'examples': examples, 'pairs_with_doctest': n_doctest,
                           'near_dropped_below_threshold': sum(d['jaccard'] < cfg.threshold for d in near_dropped),
-                          'timings_s': {k: round(t[k], 2) for k in ('exact', 'near', 'mine', 'quality', 'benchmark', 'levels')}})
+                          'timings_s': {k: round(t[k], 2) for k in ('exact', 'near', 'write', 'mine', 'quality', 'benchmark', 'levels')}})
     return o

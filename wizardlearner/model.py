@@ -48,6 +48,7 @@ def build_model(cfg:ModelConfig, vocab_size:int, *, eos_token_id:int|None=None, 
                      tie_word_embeddings=cfg.tie_word_embeddings, rms_norm_eps=cfg.rms_norm_eps,
                      initializer_range=cfg.initializer_range, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
                      pad_token_id=pad_token_id)
+    lc._attn_implementation = 'sdpa'   # torch's scaled_dot_product_attention: flash / memory-efficient kernels on a GPU
     if seed is not None: torch.manual_seed(seed)
     return LlamaForCausalLM(lc)
 

@@ -6,18 +6,23 @@ Docs: https://wizardlearner.github.io/wizardlearner/packing.html.md"""
 
 # %% ../nbs/04e_packing.ipynb #6031c4e6
 from __future__ import annotations
-import math, random
+import json, math, os, random, shutil
+from array import array
 from collections import defaultdict
 from contextlib import nullcontext
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Iterator
 import numpy as np
 import torch
 from .core import Ledger
+from .parallel import parallel_map
+from .store import read_json
 from .tokenizer import special_tokens_as_text
 
 # %% auto #0
-__all__ = ['order_documents', 'pack_documents', 'tokenize_documents', 'pad_collate', 'EpochBatches', 'BlockBatches',
-           'eval_sample', 'eval_batches']
+__all__ = ['order_documents', 'pack_documents', 'tokenize_documents', 'token_dtype', 'BlockWriter', 'TokenBlocks', 'load_blocks',
+           'pack_to_shards', 'tokenize_stream', 'pad_collate', 'EpochBatches', 'BlockBatches', 'eval_sample',
+           'eval_batches']
 
 # %% ../nbs/04e_packing.ipynb #a71ace06
 def order_documents(records:Iterable[dict], seed:int=0) -> list[dict]:
@@ -67,6 +72,136 @@ def tokenize_documents(tokenizer, records:list[dict], ledger:Ledger|None=None, b
                 out.append(e.ids)
     return out
 
+# %% ../nbs/04e_packing.ipynb #1ee32348
+def token_dtype(vocab_size:int) -> np.dtype:
+    "The smallest unsigned type that holds every token id: uint16 up to 65,536 tokens, else uint32."
+    return np.dtype(np.uint16 if vocab_size <= 65536 else np.uint32)
+
+class BlockWriter:
+    "Append documents (each then `eos_id`) to token shards under `path`; the folder appears whole at `close`, or not at all."
+    def __init__(self, path, seq_len:int, eos_id:int, vocab_size:int, ledger:Ledger|None=None,
+                 shard_tokens:int=1 << 28):   # tokens per shard file, rounded down to whole blocks (uint16: 512 MiB)
+        self.path, self.seq_len, self.eos, self.ledger = Path(path), seq_len, eos_id, ledger
+        self.dtype, self.shard_tokens = token_dtype(vocab_size), max(1, shard_tokens // seq_len) * seq_len
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        shutil.rmtree(self.tmp, ignore_errors=True); self.tmp.mkdir(parents=True)
+        self.shards, self._f, self.n_tokens, self._buf, self._nbuf = [], None, 0, [], 0
+        self._starts, self._lengths, self._rows = array('q'), array('q'), array('q')
+    def __enter__(self): return self
+    def __exit__(self, typ, *_):
+        if typ is not None: self.abort()
+    def add(self, ids, row:int=-1):
+        "Append one document's token ids (an empty one is skipped) and the separator; `row`: where it came from."
+        ids = np.asarray(ids, dtype=self.dtype)
+        if not len(ids): return
+        self._starts.append(self.n_tokens); self._lengths.append(len(ids)); self._rows.append(row)
+        self._buf += [ids, np.array([self.eos], dtype=self.dtype)]; self._nbuf += len(ids) + 1; self.n_tokens += len(ids) + 1
+        if self._nbuf >= 1 << 20: self._flush()
+    def _flush(self):
+        data = np.concatenate(self._buf) if self._buf else np.zeros(0, self.dtype); self._buf, self._nbuf = [], 0
+        while len(data):
+            if self._f is None or self.shards[-1][1] == self.shard_tokens:   # the current shard is full: start the next
+                if self._f: self._f.close()
+                self.shards.append([f"tokens-{len(self.shards):05d}.bin", 0]); self._f = open(self.tmp/self.shards[-1][0], 'wb')
+            k = min(len(data), self.shard_tokens - self.shards[-1][1])
+            self._f.write(data[:k].tobytes()); self.shards[-1][1] += k; data = data[k:]
+    def abort(self):
+        "Drop what was written: the final folder is never created."
+        if self._f: self._f.close(); self._f = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+    def close(self) -> TokenBlocks:
+        "Flush, write the document index and `blocks.json`, rename the folder into place; the ledger counts the tail."
+        self._flush()
+        if self._f: self._f.flush(); os.fsync(self._f.fileno()); self._f.close(); self._f = None
+        n_blocks = self.n_tokens // self.seq_len
+        if self.ledger is not None:   # tokens in (with the separators) = packed + dropped 'incomplete_tail'
+            self.ledger.add_in(self.n_tokens); self.ledger.keep(n_blocks * self.seq_len)
+            if self.n_tokens > n_blocks * self.seq_len: self.ledger.drop('incomplete_tail', self.n_tokens - n_blocks * self.seq_len)
+        docs = np.zeros(len(self._starts), dtype=[('start', 'i8'), ('length', 'i8'), ('row', 'i8')])
+        docs['start'], docs['length'], docs['row'] = self._starts, self._lengths, self._rows
+        np.save(self.tmp/'docs.npy', docs)
+        (self.tmp/'blocks.json').write_text(json.dumps(dict(
+            format='token-shards/1', dtype=self.dtype.name, seq_len=self.seq_len, eos_id=self.eos, n_tokens=self.n_tokens,
+            n_blocks=n_blocks, n_docs=len(docs), shard_tokens=self.shard_tokens, shards=self.shards), indent=1))
+        old = self.path.with_name(f".{self.path.name}.{os.getpid()}.old")
+        if self.path.exists(): os.replace(self.path, old)
+        os.replace(self.tmp, self.path); shutil.rmtree(old, ignore_errors=True)
+        return TokenBlocks(self.path)
+
+# %% ../nbs/04e_packing.ipynb #21915ab8
+class TokenBlocks:
+    "The packed blocks [n_blocks, seq_len] of a token-shard folder, memory-mapped: rows indexed like an array, read only when used."
+    def __init__(self, path):
+        self.path = Path(path)
+        self.meta = m = read_json(self.path/'blocks.json', fix="Rerun the stage that wrote it (wizardlearner cook).")
+        self.seq_len, self.dtype, self.n_blocks = m['seq_len'], np.dtype(m['dtype']), m['n_blocks']
+        self.shard_blocks = m['shard_tokens'] // self.seq_len
+        self._shards = [np.memmap(self.path/f, dtype=self.dtype, mode='r', shape=(n // self.seq_len, self.seq_len))
+                        for f, n in m['shards'] if n >= self.seq_len]   # only whole blocks: the tail is no block
+    def __len__(self): return self.n_blocks
+    @property
+    def shape(self): return (self.n_blocks, self.seq_len)
+    @property
+    def docs(self) -> np.ndarray:
+        "The document index (`start`, `length` in tokens without the separator, input `row`), memory-mapped."
+        return np.load(self.path/'docs.npy', mmap_mode='r')
+    def __getitem__(self, idx) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            if not -self.n_blocks <= idx < self.n_blocks: raise IndexError(f"block {idx} of {self.n_blocks}")
+            s, r = divmod(int(idx) % self.n_blocks, self.shard_blocks); return self._shards[s][r]
+        idx = np.arange(self.n_blocks)[idx] if isinstance(idx, slice) else np.asarray(idx, dtype=np.int64)
+        if idx.ndim == 0: return self[int(idx)]
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_blocks): raise IndexError(f"blocks out of range 0..{self.n_blocks - 1}")
+        out, shard = np.empty((len(idx), self.seq_len), dtype=self.dtype), idx // self.shard_blocks
+        for s in np.unique(shard): out[shard == s] = self._shards[s][idx[shard == s] - s * self.shard_blocks]
+        return out
+    def __array__(self, dtype=None, copy=None): return self[:] if dtype is None else self[:].astype(dtype)
+    def __repr__(self): return f"TokenBlocks({self.n_blocks:,} x {self.seq_len} {self.dtype.name}, {len(self._shards)} shard(s) in {self.path})"
+
+def load_blocks(path):
+    "The packed blocks at `path`: a token-shard folder (`TokenBlocks`) or a .npy array of an older run, memory-mapped."
+    return TokenBlocks(path) if Path(path).is_dir() else np.load(path, mmap_mode='r')
+
+# %% ../nbs/04e_packing.ipynb #c9bc135a
+def pack_to_shards(token_lists:Iterable, path, seq_len:int, eos_id:int, vocab_size:int, ledger:Ledger|None=None,
+                   rows:Iterable[int]|None=None, shard_tokens:int=1 << 28) -> TokenBlocks:
+    "`pack_documents` streamed to token shards under `path`: the same blocks, memory-mapped, never all in memory."
+    # rows: where each document came from (its input row), kept in the document index; default: its position
+    rows = iter(rows) if rows is not None else None
+    with BlockWriter(path, seq_len, eos_id, vocab_size, ledger, shard_tokens) as w:
+        for i, t in enumerate(token_lists): w.add(t, next(rows) if rows is not None else i)
+        return w.close()
+
+# %% ../nbs/04e_packing.ipynb #43a7cf97
+def _encode_chunk(tokenizer, chunk:list[tuple], dtype, literal:bool) -> list[tuple]:
+    "(key, token ids as a `dtype` array, whether the text spells a special token) of each (key, text) in `chunk`."
+    specials = [t for t in tokenizer.all_special_tokens if t]
+    enc = tokenizer.backend_tokenizer.encode_batch_fast([t for _, t in chunk], add_special_tokens=False)
+    return [(k, np.asarray(e.ids, dtype=dtype), literal and any(s in t for s in specials)) for (k, t), e in zip(chunk, enc)]
+
+def _text_chunks(items:Iterable[tuple], max_chars:int) -> Iterator[list]:
+    "Lists of consecutive (key, text) `items` of about `max_chars` characters each (at least one item)."
+    chunk, n = [], 0
+    for k, t in items:
+        chunk.append((k, t)); n += len(t)
+        if n >= max_chars: yield chunk; chunk, n = [], 0
+    if chunk: yield chunk
+
+def tokenize_stream(tokenizer, items:Iterable[tuple], workers:int=1, chunk_chars:int=1 << 20, *, literal:bool=True) -> Iterator[tuple]:
+    "(key, token ids, spells a special token) of each (key, text) of `items`, in input order, on `workers` processes; special-token text stays text."
+    # literal=False: special-token strings become control tokens (only for markup this code wrote, e.g. rendered ChatML)
+    # chunk_chars: texts go to a worker in chunks of about this many characters (a bounded working set per process)
+    dtype, chunks = token_dtype(len(tokenizer)), _text_chunks(items, chunk_chars)
+    before = os.environ.get('TOKENIZERS_PARALLELISM')
+    if workers > 1: os.environ['TOKENIZERS_PARALLELISM'] = 'false'   # one thread per worker process, and no fork warning
+    try:
+        with special_tokens_as_text(tokenizer) if literal else nullcontext():   # the forked workers inherit the setting
+            for out in parallel_map(lambda c: _encode_chunk(tokenizer, c, dtype, literal), chunks, workers, chunksize=1): yield from out
+    finally:
+        if workers > 1:
+            if before is None: os.environ.pop('TOKENIZERS_PARALLELISM', None)
+            else: os.environ['TOKENIZERS_PARALLELISM'] = before
+
 # %% ../nbs/04e_packing.ipynb #64dbb68f
 def pad_collate(examples:list[dict], pad_id:int) -> dict:
     "Right-pad `input_ids` (with `pad_id`) and `labels` (with -100) to the longest example; add `attention_mask`."
@@ -88,6 +223,8 @@ class EpochBatches:
         if len(items) == 0: raise ValueError(f"{type(self).__name__} got no items: the split left nothing to train on (see the ledger).")
         self.items, self.bs, self.collate, self.seed = items, min(batch_size, len(items)), collate, seed
         self.drop_last, self.lengths, self.mega = drop_last, lengths, mega_batches
+    @property
+    def batch_size(self) -> int: return self.bs
     def __len__(self): return len(self.items) // self.bs if self.drop_last else math.ceil(len(self.items) / self.bs)
     def epoch_order(self, epoch:int) -> list[list[int]]:
         "The batches (lists of item indices) of `epoch`."
@@ -102,15 +239,18 @@ class EpochBatches:
     def batch(self, idx) -> dict:
         "The collated batch of the items at `idx`."
         return self.collate([self.items[j] for j in idx])
-    def __iter__(self):
-        epoch = 0
+    def iter_from(self, start:int=0, rank:int=0, world:int=1) -> Iterator[dict]:
+        "The global batches `start + rank`, `start + rank + world`, ... forever, across epochs; the skipped ones are never built."
+        k, epoch, order = start + rank, None, None
         while True:
-            for b in self.epoch_order(epoch): yield self.batch(b)
-            epoch += 1
+            e, i = divmod(k, len(self))
+            if e != epoch: epoch, order = e, self.epoch_order(e)   # one epoch's index order at a time
+            yield self.batch(order[i]); k += world
+    def __iter__(self): return self.iter_from(0)
 
 # %% ../nbs/04e_packing.ipynb #e9bdf6b2
 class BlockBatches(EpochBatches):
-    "Endless batches `{'input_ids'}` of packed blocks (a tensor or array, rows indexed at once), reshuffled each epoch (seed + epoch)."
+    "Endless batches `{'input_ids'}` of packed blocks (a tensor, an array or `TokenBlocks`, rows indexed at once), reshuffled each epoch (seed + epoch)."
     def __init__(self, blocks, batch_size:int, seed:int=0, shuffle:bool=True):
         if len(blocks) < batch_size:
             raise ValueError(f"BlockBatches: {len(blocks)} blocks is fewer than batch_size {batch_size}: "
@@ -119,8 +259,6 @@ class BlockBatches(EpochBatches):
         self.shuffle = shuffle
     @property
     def blocks(self): return self.items
-    @property
-    def batch_size(self) -> int: return self.bs
     def _order(self, epoch:int) -> torch.Tensor:
         if not self.shuffle: return torch.arange(len(self.items))
         return torch.randperm(len(self.items), generator=torch.Generator().manual_seed(self.seed + epoch))
@@ -129,7 +267,8 @@ class BlockBatches(EpochBatches):
         idx = self._order(epoch)
         return [idx[i * self.bs:(i + 1) * self.bs] for i in range(len(self))]
     def batch(self, idx) -> dict:
-        return {'input_ids': torch.as_tensor(self.items[idx], dtype=torch.long)}
+        rows = self.items[idx] if isinstance(self.items, torch.Tensor) else self.items[np.asarray(idx)]
+        return {'input_ids': torch.as_tensor(np.asarray(rows, dtype=np.int64) if isinstance(rows, np.ndarray) else rows, dtype=torch.long)}
     def seen(self, n_batches:int) -> torch.Tensor:
         "Indices of the distinct blocks the first `n_batches` batches contain (what a run of that many micro-batches trained on)."
         out = []

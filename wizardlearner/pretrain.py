@@ -7,20 +7,25 @@ Docs: https://wizardlearner.github.io/wizardlearner/pretrain.html.md"""
 
 # %% ../nbs/04_pretrain.ipynb #2efbbaca
 from __future__ import annotations
-import math, os, random, time
+import json, math, os, random, time
 from dataclasses import dataclass, asdict, field, replace
+from pathlib import Path
 import numpy as np
-from .core import (Ledger, Preset, is_main_process, manifest_path, read_jsonl, resume_key, run_provenance,
+import torch
+from .core import (Ledger, Preset, get_settings, is_main_process, manifest_path, resume_key, run_provenance,
                                 save_figure, write_jsonl, write_manifest)
 from .stages import stage_setup, DedupOutputs, PretrainOutputs
+from .store import iter_rows
 from .tokenizer import train_tokenizer
-from .packing import BlockBatches, eval_batches, eval_sample, order_documents, pack_documents, tokenize_documents
+from .packing import (BlockBatches, BlockWriter, TokenBlocks, eval_batches, eval_sample, order_documents, token_dtype,
+                                   tokenize_stream)
 from .model import ModelConfig, build_model, count_params
 from .trainer import (OptimConfig, ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, prepare_run_dir, train_config,
                                    save_checkpoint, train)
 
 # %% auto #0
-__all__ = ['PretrainConfig', 'split_validation', 'model_config', 'stable_train_config', 'held_out_split', 'tokenize_and_pack',
+__all__ = ['PretrainConfig', 'split_validation', 'model_config', 'stable_train_config', 'held_out_split', 'spool_tokens',
+           'pack_in_order', 'train_bpe', 'tokenize_and_pack', 'PretrainData', 'prepare_data', 'load_prepared',
            'loss_figure', 'run']
 
 # %% ../nbs/04_pretrain.ipynb #12640783
@@ -62,27 +67,104 @@ def stable_train_config(cfg:PretrainConfig, seed:int=0) -> TrainConfig:
 
 # %% ../nbs/04_pretrain.ipynb #e62bf40c
 def held_out_split(dedup:DedupOutputs, cfg:PretrainConfig, seed:int, led:Ledger) -> tuple[list[dict], list[dict], int]:
-    "The deduplicated files split into (train, validation) records; empty files are dropped into `led`. Also returns the files read."
-    files = list(read_jsonl(dedup.files))
-    nonempty = [r for r in files if (r.get('content') or '').strip()]
-    led.add_in(len(files) - len(nonempty))
-    if len(files) > len(nonempty): led.drop('empty', len(files) - len(nonempty))
-    train_recs, val_recs = split_validation(nonempty, cfg.val_fraction, cfg.min_val_files, seed=seed)
-    led.add_in(len(val_recs)); led.drop('held_out_for_validation', len(val_recs))
-    return train_recs, val_recs, len(files)
+    "The deduplicated files split into (train, validation) keys (`row`, `id`, `language`, `repo`: never the texts), streamed; empty files are dropped into `led`. Also returns the files read."
+    keys, n_files = [], 0
+    for row, r in enumerate(iter_rows(dedup.files, columns=['id', 'language', 'repo', 'content'])):
+        n_files += 1
+        if (r.get('content') or '').strip(): keys.append(dict(row=row, id=r.get('id'), language=r.get('language'), repo=r.get('repo')))
+    led.add_in(n_files - len(keys))
+    if n_files > len(keys): led.drop('empty', n_files - len(keys))
+    train_keys, val_keys = split_validation(keys, cfg.val_fraction, cfg.min_val_files, seed=seed)
+    led.add_in(len(val_keys)); led.drop('held_out_for_validation', len(val_keys))
+    return train_keys, val_keys, n_files
+
+# %% ../nbs/04_pretrain.ipynb #3cada66e
+def spool_tokens(tokenizer, items, n_rows:int, path, workers:int=1) -> np.ndarray:
+    "Tokenize (row, text) `items` on `workers` processes into one flat token file at `path`, in arrival order; per row: start, length, spells a special token."
+    index = np.zeros(n_rows, dtype=[('start', 'i8'), ('length', 'i8'), ('special', '?')])
+    n = 0
+    with open(path, 'wb') as f:
+        for row, ids, special in tokenize_stream(tokenizer, items, workers):   # special-token text encoded as text
+            f.write(ids.tobytes()); index[row] = (n, len(ids), special); n += len(ids)
+    return index
+
+def pack_in_order(keys:list[dict], index:np.ndarray, spool, dest, seq_len:int, tokenizer, seed:int,
+                  led_files:Ledger|None=None, led_tokens:Ledger|None=None) -> tuple[TokenBlocks, list]:
+    "The spooled files of `keys`, language-then-repository (`order_documents`), packed into token shards at `dest`; also the ids of those that spell a special token."
+    escaped, dtype = [], token_dtype(len(tokenizer))
+    with open(spool, 'rb') as f, BlockWriter(dest, seq_len, tokenizer.eos_token_id, len(tokenizer), led_tokens) as w:
+        for k in order_documents(keys, seed=seed):
+            start, n, special = index[k['row']]
+            if special: escaped.append(k['id'])
+            if led_files is not None:
+                led_files.add_in()
+                if n: led_files.keep()
+                else: led_files.drop('no_tokens', example=k['id'])
+            f.seek(int(start) * dtype.itemsize); w.add(np.fromfile(f, dtype=dtype, count=int(n)), row=k['row'])   # a read, not a mapping: RSS stays flat
+        return w.close(), escaped
 
 # %% ../nbs/04_pretrain.ipynb #443cbe88
-def tokenize_and_pack(train_recs:list[dict], val_recs:list[dict], cfg:PretrainConfig, seed:int,
-                      led_files:Ledger, led_tokens:Ledger):
-    "Train the BPE on (up to `tokenizer_max_files`) training files, pack training and validation files into blocks; also which files spelled a special token."
-    tok_recs = train_recs[:cfg.tokenizer_max_files] if cfg.tokenizer_max_files else train_recs
-    tokenizer = train_tokenizer((r['content'] for r in tok_recs), cfg.vocab_size, model_max_length=cfg.seq_len)
-    escaped = {'train': [], 'val': []}   # `<|im_start|>` in a file is text, not a control token (packing.tokenize_documents)
-    blocks = pack_documents(tokenize_documents(tokenizer, order_documents(train_recs, seed=seed), led_files, escaped=escaped['train']),
-                            cfg.seq_len, tokenizer.eos_token_id, led_tokens)
-    val_blocks = pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, seed=seed), escaped=escaped['val']),
-                                cfg.seq_len, tokenizer.eos_token_id)
-    return tokenizer, blocks, val_blocks, escaped
+def train_bpe(dedup:DedupOutputs, train_keys:list[dict], n_files:int, cfg:PretrainConfig):
+    "The BPE trained on a stream of the training files (the first `tokenizer_max_files` of them in split order, read in file order)."
+    pick = np.zeros(n_files, dtype=bool)
+    pick[[k['row'] for k in (train_keys[:cfg.tokenizer_max_files] if cfg.tokenizer_max_files else train_keys)]] = True
+    texts = (r['content'] for row, r in enumerate(iter_rows(dedup.files, columns=['content'])) if pick[row])
+    return train_tokenizer(texts, cfg.vocab_size, model_max_length=cfg.seq_len)
+
+def _record_at(f, offset:int) -> dict:
+    "The JSON record on the line at byte `offset` of the open file `f`."
+    f.seek(offset); return json.loads(f.readline())
+
+def tokenize_and_pack(dedup:DedupOutputs, tokenizer, train_keys:list[dict], val_keys:list[dict], n_files:int, cfg:PretrainConfig,
+                      seed:int, out, led_files:Ledger, led_tokens:Ledger, workers:int=1) -> tuple[TokenBlocks, TokenBlocks, dict, int]:
+    "Tokenize the kept files on `workers` processes and pack training and held-out files into token shards under `out`; writes `out/val.jsonl.gz`. Also the files that spell a special token, and the training bytes."
+    out, role = Path(out), np.zeros(n_files, dtype=np.int8)
+    role[[k['row'] for k in train_keys]], role[[k['row'] for k in val_keys]] = 1, 2
+    spool, val_spool, val_at, n_bytes = out/'.tokens.spool', out/'.val.spool.jsonl', {}, [0]
+    def kept_files(vf):   # (row, text) of the kept files in file order; the held-out records are copied aside on the way
+        for row, r in enumerate(iter_rows(dedup.files)):
+            if role[row] == 2: val_at[row] = vf.tell(); vf.write((json.dumps(r, ensure_ascii=False, default=str) + '\n').encode())
+            if role[row] == 1: n_bytes[0] += len(r['content'].encode('utf-8'))
+            if role[row]: yield row, r['content']
+    try:
+        with open(val_spool, 'wb') as vf: index = spool_tokens(tokenizer, kept_files(vf), n_files, spool, workers)
+        blocks, esc_train = pack_in_order(train_keys, index, spool, out/'train_blocks', cfg.seq_len, tokenizer, seed, led_files, led_tokens)
+        val_blocks, esc_val = pack_in_order(val_keys, index, spool, out/'val_blocks', cfg.seq_len, tokenizer, seed)
+        with open(val_spool, 'rb') as vf:   # the held-out files in split order, as chapters 05 and 08 read them
+            write_jsonl(out/'val.jsonl.gz', (_record_at(vf, val_at[k['row']]) for k in val_keys))
+    finally: spool.unlink(missing_ok=True); val_spool.unlink(missing_ok=True)
+    return blocks, val_blocks, {'train': esc_train, 'val': esc_val}, n_bytes[0]
+
+# %% ../nbs/04_pretrain.ipynb #95fb32b7
+@dataclass
+class PretrainData:
+    "What the data step hands training: the tokenizer, the memory-mapped training and held-out blocks, and the step's accounting."
+    tokenizer: object
+    blocks: TokenBlocks               # out/train_blocks: the packed training stream
+    val_blocks: TokenBlocks           # out/val_blocks: the packed held-out files
+    n_files: int = 0                  # files read (empty ones included)
+    n_train: int = 0
+    n_val: int = 0
+    n_bytes: int = 0                  # UTF-8 bytes of the training files
+    escaped: dict = field(default_factory=lambda: {'train': [], 'val': []})   # ids of the files that spell a special token
+    ledgers: list = field(default_factory=lambda: [Ledger('files'), Ledger('tokens')])
+    seconds: dict = field(default_factory=dict)   # wall time of each part
+
+def prepare_data(P:Preset, cfg:PretrainConfig, dedup:DedupOutputs, out, workers:int|None=None) -> PretrainData:
+    "The data step alone, on one process: held-out split, BPE, token shards and `val.jsonl.gz` under `out` (`workers`: tokenizing processes, default settings' num_proc)."
+    out, workers, led_files, led_tokens, t = Path(out), workers or get_settings().workers, Ledger('files'), Ledger('tokens'), [time.time()]
+    lap = lambda: t.append(time.time()) or round(t[-1] - t[-2], 2)
+    train_keys, val_keys, n_files = held_out_split(dedup, cfg, P.seed, led_files); s_split = lap()
+    tokenizer = train_bpe(dedup, train_keys, n_files, cfg); tokenizer.save_pretrained(out/'tokenizer'); s_bpe = lap()
+    blocks, val_blocks, escaped, n_bytes = tokenize_and_pack(dedup, tokenizer, train_keys, val_keys, n_files, cfg, P.seed, out,
+                                                             led_files, led_tokens, workers)
+    return PretrainData(tokenizer, blocks, val_blocks, n_files, len(train_keys), len(val_keys), n_bytes, escaped, [led_files, led_tokens],
+                        dict(split=s_split, tokenizer=s_bpe, tokenize_and_pack=lap(), workers=workers))
+
+def load_prepared(out) -> PretrainData:
+    "What `prepare_data` wrote under `out` (tokenizer, memory-mapped blocks), for the processes that did not write it."
+    from transformers import AutoTokenizer
+    return PretrainData(AutoTokenizer.from_pretrained(Path(out)/'tokenizer'), TokenBlocks(Path(out)/'train_blocks'), TokenBlocks(Path(out)/'val_blocks'))
 
 # %% ../nbs/04_pretrain.ipynb #65171981
 def loss_figure(history:list[dict], val_loss:float, vocab:int, n_params:int, tokens:int):
@@ -105,24 +187,24 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
     t0 = time.time()
     P, cfg, log, out = stage_setup(preset, overrides, PretrainConfig, 'pretrain')
     dedup = dedup or DedupOutputs.load(P)
-    led_files, led_tokens = Ledger('files'), Ledger('tokens')
-    train_recs, val_recs, n_files = held_out_split(dedup, cfg, P.seed, led_files)
-    if is_main_process(): write_jsonl(out/'val.jsonl.gz', val_recs)
-    t_tok = time.time()
-    tokenizer, blocks, val_blocks, escaped = tokenize_and_pack(train_recs, val_recs, cfg, P.seed, led_files, led_tokens)
-    t_tok = time.time() - t_tok
-    if is_main_process():   # the packed training stream (nanoGPT's train.bin): chapter 05 samples its original distribution from it
-        tokenizer.save_pretrained(out/'tokenizer')
-        np.save(out/'train_blocks.npy', blocks.numpy().astype(np.uint16 if len(tokenizer) <= 65536 else np.int32))
-    n_bytes = sum(len(r['content'].encode('utf-8')) for r in train_recs)
-    log.info(f"{n_files:,} files: {len(train_recs):,} train, {len(val_recs):,} held out; tokenizer ({len(tokenizer):,} tokens) and "
-             f"packing in {t_tok:.1f}s: {led_tokens.n_in:,} tokens ({n_bytes / led_tokens.n_in:.2f} bytes/token) -> "
-             f"{len(blocks):,} blocks of {cfg.seq_len}; {len(val_blocks)} val blocks")
+    # the data step runs on the main process; under `accelerate launch` the other ranks wait, then memory-map what it wrote
+    data = prepare_data(P, cfg, dedup, out) if is_main_process() else None
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        from accelerate import PartialState
+        PartialState().wait_for_everyone()
+    data = data or load_prepared(out)
+    tokenizer, blocks, val_blocks, escaped, n_bytes = data.tokenizer, data.blocks, data.val_blocks, data.escaped, data.n_bytes
+    (led_files, led_tokens), n_files = data.ledgers, data.n_files
+    t_tok = data.seconds.get('tokenizer', 0) + data.seconds.get('tokenize_and_pack', 0)
+    if is_main_process():
+        log.info(f"{n_files:,} files: {data.n_train:,} train, {data.n_val:,} held out; tokenizer ({len(tokenizer):,} tokens) and "
+                 f"packing in {t_tok:.1f}s: {led_tokens.n_in:,} tokens ({n_bytes / max(1, led_tokens.n_in):.2f} bytes/token) -> "
+                 f"{len(blocks):,} blocks of {cfg.seq_len}; {len(val_blocks)} val blocks")
     if n_esc := len(escaped['train']) + len(escaped['val']):
         log.info(f"{n_esc} files spell a special token (e.g. {(escaped['train'] + escaped['val'])[0]}): encoded as plain text")
     mcfg, tcfg = model_config(cfg), stable_train_config(cfg, seed=P.seed)
     model = build_model(mcfg, len(tokenizer), eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=P.seed)
-    val_scored = eval_sample(val_blocks, cfg.val_blocks, seed=P.seed)   # all held-out blocks, or a seeded sample at scale
+    val_scored = torch.as_tensor(np.asarray(eval_sample(val_blocks, cfg.val_blocks, seed=P.seed), dtype=np.int64))  # all, or a seeded sample at scale
     vb = eval_batches(val_scored, cfg.optim.batch_size)
     loss_init = evaluate(model, vb)['loss']
     train_dir = prepare_run_dir(out/'train', resume_key(P, 'pretrain'))   # same config, seed, inputs and code (prose may differ)
@@ -136,18 +218,18 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
         'steps': res.steps, 'tokens': res.tokens, 'val_loss': val['loss'], 'provenance': run_provenance(P, 'pretrain')})
     fig_loss = save_figure(loss_figure(res.history, val['loss'], len(tokenizer), n_params, res.tokens), P, 'pretrain', 'loss')
     o = PretrainOutputs(manifest_path(P, 'pretrain'), checkpoint=ck, tokenizer=out/'tokenizer', val=out/'val.jsonl.gz',
-                        metrics=train_dir/'metrics.csv', state=res.state_dir, blocks=out/'train_blocks.npy',
+                        metrics=train_dir/'metrics.csv', state=res.state_dir, blocks=out/'train_blocks',
                         val_loss=round(val['loss'], 4), steps=res.steps)
     summary = {'params_m': round(n_params / 1e6, 3), 'tokens_trained_m': round(res.tokens / 1e6, 3), 'steps': res.steps,
                'final_train_loss': round(final_train, 4), 'val_loss': o.val_loss, 'val_ppl': round(val['ppl'], 2),
                'val_blocks_used': len(val_scored), 'val_blocks_total': len(val_blocks),
-               'tokens_per_s': round(res.tokens_per_s), 'bytes_per_token': round(n_bytes / led_tokens.n_in, 3),
+               'tokens_per_s': round(res.tokens_per_s), 'bytes_per_token': round(n_bytes / max(1, led_tokens.n_in), 3),
                'in': f"{n_files:,} files", 'out': f"{n_params / 1e6:.2f}M-param stable checkpoint, {len(blocks):,} blocks of {cfg.seq_len}"}
     write_manifest(P, 'pretrain', cfg, started=t0, ledgers=[led_files, led_tokens], summary=summary, outputs=o, figures=[fig_loss],
                    extra={'loss_init': round(loss_init, 4),
                           'special_token_text': {'files_encoded_as_text': {k: len(v) for k, v in escaped.items()},
                                                  'examples': (escaped['train'] + escaped['val'])[:3]},
-                          'timings_s': {'tokenize_and_pack': round(t_tok, 1), 'train': res.wall_s},
+                          'timings_s': {'tokenize_and_pack': round(t_tok, 1), 'train': res.wall_s, 'data_step': data.seconds},
                           'batches': {'seed': P.seed, 'batch_size': cfg.optim.batch_size,
                                       'micro_batches': res.steps * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))}})
     return o

@@ -18,6 +18,7 @@ from .instructions import strip_docstring
 from .packing import EpochBatches, pad_collate
 from .trainer import (OptimConfig, train_config, causal_lm_loss, evaluate, load_checkpoint, prepare_run_dir,
                                    save_chat_checkpoint, stage_schedule, train)
+from .store import iter_rows
 
 # %% auto #0
 __all__ = ['SFTConfig', 'extend_context', 'is_stage2', 'heldout_source_ids', 'split_sft_pairs', 'heldout_loss', 'apply_lora',
@@ -187,7 +188,7 @@ def sft_split(dedup:DedupOutputs, annotator:AnnotatorOutputs, tokenizer, cfg:SFT
     "`split_sft_pairs` of dedup's mined pairs, stage 2 marked by the annotator's HQ files; an error if stage 2 is empty."
     hq_ids = {r['id'] for r in read_jsonl(annotator.hq)}
     he_names = {p['entry_point'] for p in load_humaneval()}
-    split, ledger, ledger2 = split_sft_pairs(read_jsonl(dedup.instructions), tokenizer, cfg, hq_ids, he_names)
+    split, ledger, ledger2 = split_sft_pairs(iter_rows(dedup.instructions), tokenizer, cfg, hq_ids, he_names)
     get_logger('sft').info(f"{ledger}; stage 2: {ledger2}")
     if not split['stage2']:
         raise ValueError(f"Stage 2 is empty: no training pair comes from an HQ file ({len(hq_ids)} HQ files) or has doctests. "

@@ -6,18 +6,20 @@ Docs: https://wizardlearner.github.io/wizardlearner/stages.html.md"""
 
 # %% ../nbs/00a_stages.ipynb #9c9b2455
 from __future__ import annotations
-import dataclasses, json, os, shutil, time, typing
+import dataclasses, importlib, json, os, shlex, shutil, socket, subprocess, sys, time, typing
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-from .core import (RESUME_FILE, Preset, Settings, get_logger, get_preset, get_settings, is_main_process, manifest_path,
+from .core import (RESUME_FILE, TRAINING_STAGES, Preset, Settings, get_logger, get_preset, get_settings, is_main_process, manifest_path,
                                 output_problems, require_manifest, seed_everything, stage_config, stage_dir, staging_dir,
                                 with_overrides)
 from .store import atomic_write_text, leftovers, lock_folder
 
 # %% auto #0
 __all__ = ['STAGE_OUTPUTS', 'StageOutputs', 'CorpusOutputs', 'DedupOutputs', 'AnnotatorOutputs', 'PretrainOutputs',
-           'AnnealOutputs', 'SFTOutputs', 'DPOOutputs', 'EvalOutputs', 'begin_run', 'stage_setup']
+           'AnnealOutputs', 'SFTOutputs', 'DPOOutputs', 'EvalOutputs', 'begin_run', 'stage_setup', 'run_here',
+           'launch_command', 'launch_stage', 'run_stage']
 
 # %% ../nbs/00a_stages.ipynb #24f28bcc
 @dataclass
@@ -73,7 +75,7 @@ def _is_path_field(cls, name:str) -> bool:
 class CorpusOutputs(StageOutputs):
     "Chapter 01: the filtered, PII-redacted, decontaminated files."
     stage: ClassVar[str] = 'corpus'
-    files: Path = None            # files.jsonl.gz: one record per kept file
+    files: Path = None            # files/: Parquet shards, one row per kept file (with a dataset card, README.md)
     decontaminated: Path = None   # decontaminated.json: the files removed for overlapping a benchmark
     files_kept: int = 0
     tokens_kept_m: float = 0.0
@@ -83,8 +85,8 @@ class CorpusOutputs(StageOutputs):
 class DedupOutputs(StageOutputs):
     "Chapter 02: the deduplicated files and the instruction pairs mined from them."
     stage: ClassVar[str] = 'dedup'
-    files: Path = None            # files.jsonl.gz: kept files with sha256 and cluster ids
-    instructions: Path = None     # instructions.jsonl.gz: (docstring + signature, body) pairs of kept Python files
+    files: Path = None            # files/: Parquet shards of the kept files with sha256 and cluster ids, in id order
+    instructions: Path = None     # instructions/: Parquet shards of (docstring + signature, body) pairs of kept Python files
     duplicates: Path = None       # duplicates.jsonl.gz: every dropped file and the file that replaced it
     signatures: Path = None       # signatures/: the MinHash signature shards
     files_kept: int = 0
@@ -111,7 +113,7 @@ class PretrainOutputs(StageOutputs):
     val: Path = None              # val.jsonl.gz: held-out files
     metrics: Path = None          # metrics.csv of the training run
     state: Path = None            # the final `state-<step>` folder of the training run (`TrainResult.state_dir`); chapter 05 branches its decays from it
-    blocks: Path = None           # train_blocks.npy: the packed training stream
+    blocks: Path = None           # train_blocks/: token shards of the packed training stream (tokens-NNNNN.bin, docs.npy, blocks.json; packing.load_blocks)
     val_loss: float = 0.0
     steps: int = 0
 
@@ -196,4 +198,59 @@ def stage_setup(preset:str|Preset, overrides:dict|None, config_cls, stage:str):
     "(preset, config, logger, staging folder) of a new run of `stage`: `preset` by name or as given, with `overrides`; its checked `config_cls`; the seed set; the run begun (`core.begin_run`)."
     P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
     cfg = stage_config(config_cls, P, stage); seed_everything(P.seed)
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1:    # under `accelerate launch`: join the process group now, so that the
+        from accelerate import PartialState            # other ranks wait while the main one prepares the staging folder
+        import torch
+        state = PartialState(cpu=not torch.cuda.is_available())
+        out = begin_run(P, stage); state.wait_for_everyone()
+        log = get_logger(stage)
+        if not is_main_process(): log.setLevel('WARNING')   # one copy of the stage's log, from the main process
+        return P, cfg, log, out
     return P, cfg, get_logger(stage), begin_run(P, stage)
+
+# %% ../nbs/00a_stages.ipynb #ba362158
+def run_here(stage:str, preset:str|Preset, overrides:dict|None=None):
+    "Run chapter `stage` in this process (every rank of an `accelerate launch` does this): its module's `run`; its outputs object."
+    if stage not in STAGE_OUTPUTS: raise ValueError(f"Unknown stage {stage!r}: stages are {', '.join(STAGE_OUTPUTS)}.")
+    return importlib.import_module(f'wizardlearner.{stage}').run(preset, overrides)
+
+def _free_port() -> int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def launch_command(stage:str, preset:str, overrides:dict|None=None, processes:int=2, config=None) -> list[str]:
+    "The `accelerate launch` command that runs `stage` of `preset` on `processes` processes (`config`: an accelerate config file)."
+    cmd = [sys.executable, '-m', 'accelerate.commands.launch']
+    if config: cmd += ['--config_file', str(config)]
+    else: cmd += ['--multi_gpu', '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no',
+                  '--main_process_port', str(_free_port())]
+    if processes > 1 or not config: cmd += ['--num_processes', str(processes)]
+    sets = [a for k, v in (overrides or {}).items() for a in ('--set', f"{k}={json.dumps(v)}")]
+    return cmd + ['-m', 'wizardlearner.cook', 'launch', stage, '--preset', preset, *sets]
+
+def launch_stage(stage:str, preset:str, overrides:dict|None=None, processes:int=2, config=None, settings:Settings|None=None):
+    "Run `stage` under `accelerate launch` on `processes` processes, streaming its log here; its outputs object, read back from the manifest."
+    settings = settings or get_settings()
+    cmd, env = launch_command(stage, preset, overrides, processes, config), dict(os.environ, PYTHONUNBUFFERED='1')
+    if 'OMP_NUM_THREADS' not in env: env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // processes))
+    print(f"{stage}: launching {processes} processes: accelerate launch ... {shlex.join(cmd[cmd.index('-m', 3):])}", flush=True)
+    tail = deque(maxlen=30)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env, cwd=settings.root) as p:
+        for line in p.stdout: tail.append(line); print(line, end='', flush=True)
+    if p.returncode:
+        raise RuntimeError(f"{stage} on {processes} processes failed (exit {p.returncode}); its last lines:\n{''.join(tail)}\n"
+                           f"Run it alone to see everything: {shlex.join(cmd)}")
+    return STAGE_OUTPUTS[stage].load(preset, settings)
+
+def run_stage(stage:str, preset:str|Preset, overrides:dict|None=None, *, processes:int|None=None, config=None,
+              settings:Settings|None=None):
+    "Run chapter `stage`: here, or, for a training stage when the settings (or `processes`/`config`) ask for more than one process, under `accelerate launch`."
+    settings = settings or get_settings()
+    processes = processes or settings.num_processes
+    config = config or settings.accelerate_config or None
+    if stage not in TRAINING_STAGES or (processes <= 1 and not config) or 'WORLD_SIZE' in os.environ:
+        return run_here(stage, preset, overrides)
+    name = preset if isinstance(preset, str) else preset.name
+    if not isinstance(preset, str) and preset != get_preset(name):
+        raise ValueError(f"run_stage: a changed Preset object cannot cross into {processes} new processes; pass the "
+                         f"preset's name ({name!r}) and the changes as `overrides`.")
+    return launch_stage(stage, name, overrides, processes, config, settings)

@@ -6,12 +6,14 @@ Docs: https://wizardlearner.github.io/wizardlearner/store.html.md"""
 
 # %% ../nbs/00d_store.ipynb #7e4ebab2
 from __future__ import annotations
-import fcntl, hashlib, json, os, secrets, shutil, socket, sys, time
+import fcntl, gzip, hashlib, json, os, secrets, shutil, socket, sys, time
 from pathlib import Path
+from typing import Iterable, Iterator
 
 # %% auto #0
-__all__ = ['LOCK_ENV', 'atomic_write_text', 'BadFileError', 'read_json', 'file_sha256', 'hash_tree', 'tree_problems', 'promote',
-           'leftovers', 'FolderBusyError', 'lock_owner', 'lock_folder']
+__all__ = ['LOCK_ENV', 'atomic_write_text', 'BadFileError', 'read_json', 'iter_rows', 'arrow_schema', 'ShardWriter',
+           'write_shards', 'shard_layout', 'take_rows', 'write_shard_card', 'free_memory_to_os', 'file_sha256',
+           'hash_tree', 'tree_problems', 'promote', 'leftovers', 'FolderBusyError', 'lock_owner', 'lock_folder']
 
 # %% ../nbs/00d_store.ipynb #33c798b4
 def atomic_write_text(path, text:str) -> Path:
@@ -32,6 +34,131 @@ def read_json(path, fix:str) -> dict:
     try: return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BadFileError(f"{path} is not valid JSON ({e}): it was cut short or edited by hand. {fix}") from None
+
+# %% ../nbs/00d_store.ipynb #a48b7c38
+def iter_rows(path, columns:list[str]|None=None, batch_rows:int=512) -> Iterator[dict]:
+    "Yield the rows of a data output as dicts: a JSON-lines file (gzipped or not), a Parquet file, or a folder of Parquet shards (in name order)."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path} does not exist: run the chapter that makes it first (wizardlearner cook).")
+    if path.is_dir() or path.suffix == '.parquet':
+        import pyarrow.parquet as pq
+        files = sorted(path.glob('*.parquet')) if path.is_dir() else [path]
+        if not files: raise FileNotFoundError(f"{path} holds no .parquet shards: rerun the chapter that makes it (wizardlearner cook).")
+        for f in files:
+            for b in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns, use_threads=False): yield from b.to_pylist()
+        return
+    with (gzip.open if path.suffix == '.gz' else open)(path, 'rt', encoding='utf-8') as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                yield r if columns is None else {k: r.get(k) for k in columns}
+
+# %% ../nbs/00d_store.ipynb #ba59ba9b
+def arrow_schema(fields:dict):
+    "A pyarrow schema from `{name: type}`, type one of 'str', 'int', 'float', 'bool' (every field nullable)."
+    import pyarrow as pa
+    types = dict(str=pa.string(), int=pa.int64(), float=pa.float64(), bool=pa.bool_())
+    return pa.schema([(k, types[t]) for k, t in fields.items()])
+
+def _coerce(v, t):
+    "`v` as the Arrow type `t` wants it: a non-str value of a string column becomes its `str` (a hub date, a number)."
+    return str(v) if v is not None and t == 'string' and not isinstance(v, str) else v
+
+# %% ../nbs/00d_store.ipynb #6717ed8c
+class ShardWriter:
+    "Rows to Parquet shards `out_dir/<name>-00000-of-0000N.parquet` with one schema, one row group held in memory at most."
+    def __init__(self, out_dir, name:str, schema, max_rows:int=100_000, max_bytes:float=64e6, row_group_rows:int=256):
+        self.dir, self.name, self.schema = Path(out_dir), name, schema   # schema: a pyarrow schema (`arrow_schema`)
+        self.max_rows, self.max_bytes, self.rg_rows = max_rows, max_bytes, row_group_rows
+        self.types = {f.name: str(f.type) for f in schema}
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tmp, self.buf, self.writer, self.rows, self.bytes, self.n_rows, self.paths = [], [], None, 0, 0, 0, None
+    def write(self, row:dict):
+        "Add one row (fields not in the schema are left out; missing ones are None)."
+        self.buf.append({k: _coerce(row.get(k), t) for k, t in self.types.items()})
+        self.bytes += sum(len(v) for v in self.buf[-1].values() if isinstance(v, str))
+        if len(self.buf) >= self.rg_rows: self._flush()
+        if self.rows + len(self.buf) >= self.max_rows or self.bytes >= self.max_bytes: self.next_shard()
+    def next_shard(self):
+        "End the current shard: the next row starts a new one."
+        self._flush(); self._close_shard()
+    def _flush(self):
+        import pyarrow as pa, pyarrow.parquet as pq
+        if not self.buf: return
+        if self.writer is None:
+            self.tmp.append(self.dir/f".{self.name}-{len(self.tmp):05d}.parquet.{os.getpid()}.tmp")
+            self.writer = pq.ParquetWriter(self.tmp[-1], self.schema)
+        self.writer.write_table(pa.Table.from_pylist(self.buf, schema=self.schema), row_group_size=self.rg_rows)
+        self.rows += len(self.buf); self.n_rows += len(self.buf); self.buf = []
+    def _close_shard(self):
+        if self.writer is not None: self.writer.close()
+        self.writer, self.rows, self.bytes = None, 0, 0
+    def close(self) -> list[Path]:
+        "Write what is left and give the shards their final names (`-i-of-n`); an empty output is one empty shard."
+        import pyarrow.parquet as pq
+        self._flush(); self._close_shard()
+        if not self.tmp:  # nothing written: one empty shard keeps the folder readable, with its schema
+            self.tmp.append(self.dir/f".{self.name}-00000.parquet.{os.getpid()}.tmp"); pq.write_table(self.schema.empty_table(), self.tmp[0])
+        n = len(self.tmp)
+        self.paths = [self.dir/f"{self.name}-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+        for t, p in zip(self.tmp, self.paths): os.replace(t, p)
+        return self.paths
+    def abort(self):
+        "Drop what was written (a failed run leaves no shard behind)."
+        if self.writer is not None: self.writer.close()
+        for t in self.tmp: Path(t).unlink(missing_ok=True)
+        self.writer, self.buf, self.tmp = None, [], []
+    def __enter__(self): return self
+    def __exit__(self, typ, *_): self.close() if typ is None else self.abort()
+
+# %% ../nbs/00d_store.ipynb #b5727e4c
+def write_shards(rows:Iterable[dict], out_dir, name:str, schema, **kw) -> int:
+    "Write `rows` as Parquet shards with a `ShardWriter` (`kw`: its size limits); returns the number of rows."
+    with ShardWriter(out_dir, name, schema, **kw) as w:
+        for r in rows: w.write(r)
+    return w.n_rows
+
+# %% ../nbs/00d_store.ipynb #b3fc2e65
+def shard_layout(folder) -> list[tuple[Path, list[int]]]:
+    "The shards of `folder` in name order, each with its row groups' row counts (from the Parquet footers)."
+    import pyarrow.parquet as pq
+    out = []
+    for f in sorted(Path(folder).glob('*.parquet')):
+        md = pq.ParquetFile(f).metadata
+        out.append((f, [md.row_group(i).num_rows for i in range(md.num_row_groups)]))
+    return out
+
+def take_rows(folder, positions:Iterable[int], columns:list[str]|None=None) -> list[dict]:
+    "The rows at global `positions` of a folder of Parquet shards, in the order asked, reading only the row groups that hold them."
+    import bisect, pyarrow.parquet as pq
+    positions = list(positions)
+    groups, starts, s = [], [], 0
+    for f, counts in shard_layout(folder):
+        for g, n in enumerate(counts): groups.append((f, g)); starts.append(s); s += n
+    if any(p < 0 or p >= s for p in positions): raise IndexError(f"{folder} has {s:,} rows; asked for positions outside 0..{s - 1}.")
+    by_group = {}
+    for p in positions: by_group.setdefault(bisect.bisect_right(starts, p) - 1, set()).add(p)
+    got = {}
+    for gi in sorted(by_group):
+        f, g = groups[gi]
+        rows = pq.ParquetFile(f).read_row_group(g, columns=columns).to_pylist()
+        for p in by_group[gi]: got[p] = rows[p - starts[gi]]
+    return [got[p] for p in positions]
+
+# %% ../nbs/00d_store.ipynb #d4892eda
+def write_shard_card(folder, name:str, body:str, license:str='other') -> Path:
+    "Write `folder/README.md`: a YAML header (`configs` -> the `<name>-*.parquet` shards as split `train`) above the markdown `body`."
+    head = ['---', f"license: {license}", 'configs:', '- config_name: default', '  data_files:', '  - split: train',
+            f"    path: \"{name}-*.parquet\"", '---', '']
+    return atomic_write_text(Path(folder)/'README.md', '\n'.join(head) + body)
+
+# %% ../nbs/00d_store.ipynb #28f3d04b
+def free_memory_to_os() -> bool:
+    "Arrow on the system allocator, and glibc's free pages given back to the OS now (`malloc_trim`); call between a stage's passes. False where glibc is absent."
+    import ctypes, pyarrow as pa
+    pa.set_memory_pool(pa.system_memory_pool())   # mimalloc keeps freed pages for reuse; the system allocator can return them
+    try: return ctypes.CDLL(None).malloc_trim(0) in (0, 1)
+    except (OSError, AttributeError): return False
 
 # %% ../nbs/00d_store.ipynb #c8dcfd9f
 _HASHES: dict = {}

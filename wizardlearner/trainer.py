@@ -21,10 +21,11 @@ from .tokenizer import IM_END
 # %% auto #0
 __all__ = ['DECAY_SHAPES', 'GPU_PEAK_FLOPS', 'STATE_POINTER', 'ScheduleConfig', 'decay_factor', 'lr_at', 'stage_schedule',
            'TrainConfig', 'OptimConfig', 'train_config', 'TrainResult', 'device_peak_flops', 'model_flops_per_token',
-           'resolve_mixed_precision', 'decay_param_groups', 'quiet_saving', 'StateError', 'state_step',
-           'state_problems', 'resume_state', 'init_state', 'train', 'causal_lm_loss', 'evaluate', 'causal_lm_nll',
-           'save_checkpoint', 'load_checkpoint', 'prepare_run_dir', 'checkpoint_config', 'save_chat_checkpoint',
-           'loss_curve', 'loss_curve_matches']
+           'resolve_mixed_precision', 'decay_param_groups', 'fused_adamw_ok', 'apply_switches', 'parallel_kind',
+           'batch_stream', 'quiet_saving', 'StateError', 'state_step', 'state_problems', 'resume_state', 'init_state',
+           'train', 'causal_lm_loss', 'evaluate', 'causal_lm_nll', 'full_state_dict', 'save_checkpoint',
+           'load_checkpoint', 'prepare_run_dir', 'checkpoint_config', 'save_chat_checkpoint', 'loss_curve',
+           'loss_curve_matches']
 
 # %% ../nbs/04c_trainer.ipynb #55371c58
 DECAY_SHAPES = ('linear', 'cosine', '1-sqrt', 'exp')
@@ -89,6 +90,8 @@ class TrainConfig:
     log_every: int = 10                   # log a line every N steps
     save_every: int = 0                   # resumable state every N steps (0: only at the end)
     seed: int = 0                         # seeds RNGs at the start (dropout, sampling inside loss_fn)
+    activation_checkpointing: bool = False  # recompute each decoder layer's activations in the backward pass (memory for ~1/3 more compute)
+    compile: bool = False                 # torch.compile each decoder layer (regional compilation: works under FSDP 2, compiles once per layer shape)
 
 # %% ../nbs/04c_trainer.ipynb #7f84b638
 @dataclass
@@ -100,12 +103,15 @@ class OptimConfig:
     max_grad_norm: float = 1.0    # clip the global gradient norm (Llama, HF Trainer; 0: no clipping)
     log_every: int = 50           # a log line every N steps (metrics.csv has every step)
     save_every: int = 0           # resumable training state every N steps (0: only at the end)
+    activation_checkpointing: bool = False  # recompute activations per decoder layer (a 1b model at 8 x 8192 tokens per GPU needs it)
+    compile: bool = False         # torch.compile the decoder layers (GPU: faster steps after a compile of a minute or so)
 
 # %% ../nbs/04c_trainer.ipynb #eddaa225
 def train_config(optim:OptimConfig, max_steps:int, schedule:ScheduleConfig, seed:int=0) -> TrainConfig:
     "The engine's `TrainConfig` for `max_steps` steps of `schedule` with a stage's shared `optim` fields."
     return TrainConfig(max_steps=max_steps, schedule=schedule, grad_accum=optim.grad_accum, max_grad_norm=optim.max_grad_norm,
-                       weight_decay=optim.weight_decay, log_every=optim.log_every, save_every=optim.save_every, seed=seed)
+                       weight_decay=optim.weight_decay, log_every=optim.log_every, save_every=optim.save_every, seed=seed,
+                       activation_checkpointing=optim.activation_checkpointing, compile=optim.compile)
 
 # %% ../nbs/04c_trainer.ipynb #e372ee62
 @dataclass
@@ -137,10 +143,12 @@ def device_peak_flops(device=None) -> float | None:
 
 # %% ../nbs/04c_trainer.ipynb #6b8230f9
 def model_flops_per_token(model, seq_len:int, n_params:int|None=None) -> float:
-    "Training FLOPs per token, PaLM appendix B: 6N (N without the input embedding) + 12 * layers * hidden * seq_len."
+    "Training FLOPs per token, PaLM appendix B: 6N (N: the matmul weights, so without the input embedding lookup but with a tied output head) + 12 * layers * hidden * seq_len."
     if n_params is None:
         emb = model.get_input_embeddings().weight if hasattr(model, 'get_input_embeddings') else None
+        head = model.get_output_embeddings() if hasattr(model, 'get_output_embeddings') else None
         n_params = sum(p.numel() for p in model.parameters() if p is not emb)
+        if head is not None and head.weight is emb: n_params += emb.numel()   # tied: the table is also the output matmul
     c = getattr(model, 'config', None)
     attn = 12 * c.num_hidden_layers * c.hidden_size * seq_len if c is not None and hasattr(c, 'num_hidden_layers') else 0
     return 6 * n_params + attn
@@ -158,6 +166,11 @@ def decay_param_groups(params, weight_decay:float) -> list[dict]:
     return [{'params': [p for p in params if p.ndim >= 2], 'weight_decay': weight_decay},
             {'params': [p for p in params if p.ndim < 2], 'weight_decay': 0.0}]
 
+def fused_adamw_ok(params) -> bool:
+    "Whether AdamW's fused kernel (one kernel over all parameters, as `transformers.Trainer` uses by default, instead of a loop over tensors) can step `params`: fp32/bf16 on CPU or CUDA, and not under FSDP (its sharded parameters keep the default path)."
+    if os.environ.get('ACCELERATE_USE_FSDP', 'false').lower() == 'true': return False
+    return all(p.device.type in ('cpu', 'cuda') and p.dtype in (torch.float32, torch.bfloat16, torch.float16) for p in params)
+
 # %% ../nbs/04c_trainer.ipynb #ae468328
 def _make_accelerator(cfg:TrainConfig):
     "A fresh `Accelerator` for one `train` call (in one process, earlier calls may have used another precision)."
@@ -169,6 +182,29 @@ def _make_accelerator(cfg:TrainConfig):
     # several processes and no GPU (torchrun on CPUs, the CI test): accelerate's multi-CPU mode (gloo) must be asked for
     return Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=mp,
                        cpu=world > 1 and not torch.cuda.is_available())
+
+# %% ../nbs/04c_trainer.ipynb #171cc98e
+def apply_switches(model, cfg:TrainConfig):
+    "Turn on `cfg`'s activation checkpointing and per-layer `torch.compile` on a `transformers` model (before `prepare`)."
+    if cfg.activation_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
+        if getattr(model, 'config', None) is not None: model.config.use_cache = False
+    if cfg.compile:
+        layers = getattr(getattr(model, 'model', model), 'layers', None)
+        if layers is None: raise ValueError("compile=True: the model has no `model.layers` to compile one by one.")
+        for layer in layers: layer.compile()
+    return model
+
+def parallel_kind(acc) -> str:
+    "How `acc` spreads the model: 'FSDP', 'DDP', 'DeepSpeed' or 'single process'."
+    t = str(acc.distributed_type).split('.')[-1]
+    return {'FSDP': 'FSDP', 'DEEPSPEED': 'DeepSpeed', 'NO': 'single process'}.get(t, 'DDP' if acc.num_processes > 1 else 'single process')
+
+# %% ../nbs/04c_trainer.ipynb #62cf8060
+def batch_stream(batches, start:int=0, rank:int=0, world:int=1):
+    "The micro-batches this process trains on: global micro-batches `start + rank`, then every `world`-th, cycling `batches` forever."
+    if hasattr(batches, 'iter_from'): return batches.iter_from(start, rank, world)
+    return itertools.islice(_cycle(batches), start + rank, None, world)
 
 # %% ../nbs/04c_trainer.ipynb #106d36cd
 def _cycle(batches:Iterable):
@@ -346,10 +382,16 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
     torch.manual_seed(cfg.seed)
     params = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
     if not params: raise ValueError(f"{desc}: no parameter requires grad; pass `params` or unfreeze some.")
+    apply_switches(model, cfg)
     opt = torch.optim.AdamW(decay_param_groups(params, cfg.weight_decay), lr=lr_at(0, cfg.schedule),
-                            betas=tuple(cfg.betas), eps=cfg.eps)
+                            betas=tuple(cfg.betas), eps=cfg.eps, fused=fused_adamw_ok(params))
     model, opt = acc.prepare(model, opt)
+    params = [p for g in opt.param_groups for p in g['params']]   # FSDP replaced them with shards: clip what the optimizer steps
     model.train()
+    if acc.is_main_process:
+        log.info(f"{desc}: {acc.num_processes} process{'es' if acc.num_processes > 1 else ''} ({parallel_kind(acc)}, "
+                 f"{acc.device.type}, precision {acc.mixed_precision}"
+                 + (', activation checkpointing' if cfg.activation_checkpointing else '') + (', compiled' if cfg.compile else '') + ')')
 
     # --- resume: the published state (checked against its hashes); weights, optimizer and RNG from accelerate,
     #     step and data position from its trainer.json
@@ -375,7 +417,7 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
 
     # --- the batch stream: cycled, fast-forwarded past what was consumed, sharded over processes
     world, rank = acc.num_processes, acc.process_index
-    stream = itertools.islice(_cycle(batches), micro_done + rank, None, world)
+    stream = batch_stream(batches, micro_done, rank, world)
     peak = device_peak_flops(acc.device) if acc.mixed_precision in ('bf16', 'fp16') else None
     flops_tok, tb, mfus = None, _tensorboard(out_dir) if is_main_process() else None, []
     unwrapped = acc.unwrap_model(model)
@@ -430,7 +472,7 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
             if tb is not None:
                 for k, v in row.items():
                     if k != 'step' and v is not None: tb.add_scalar(f"{desc}/{k}", v, step)
-        if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.max_steps):
+        if cfg.log_every and acc.is_main_process and (step % cfg.log_every == 0 or step == cfg.max_steps):
             log.info(f"step {step}/{cfg.max_steps} loss {row['loss']:.4f} lr {lr:.3g} "
                      f"gnorm {grad_norm if grad_norm is None else round(grad_norm, 3)} tok/s {tps:,.0f}"
                      + (f" mfu {mfu:.1%}" if mfu is not None else ''))
@@ -476,14 +518,23 @@ def causal_lm_nll(model, batch:dict) -> tuple[torch.Tensor, torch.Tensor]:
     return nll, (tgt != -100).sum()
 
 # %% ../nbs/04c_trainer.ipynb #2a494160
+def full_state_dict(model) -> dict|None:
+    "The whole state dict, gathered from every process when FSDP shards the model (call it on every process); None on the other ranks, or when not sharded."
+    from torch.distributed.tensor import DTensor
+    model = getattr(model, 'module', model)     # a DDP wrapper
+    if not any(isinstance(p, DTensor) for p in model.parameters()): return None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return sd if is_main_process() else None
+
 def save_checkpoint(model, tokenizer, path, extra_config:dict|None=None) -> Path:
-    "`save_pretrained` the model and tokenizer into `path`, with `wizardlearner.json` holding the config that made it."
-    path = Path(path)
+    "`save_pretrained` the model and tokenizer into `path` (FSDP: the gathered full weights), with `wizardlearner.json` holding the config that made it; call on every process."
+    path, sd = Path(path), full_state_dict(model)
     if is_main_process():
         path.mkdir(parents=True, exist_ok=True)
         model = getattr(model, 'module', model)  # a DDP wrapper
         with quiet_saving():
-            model.save_pretrained(path)
+            model.save_pretrained(path, **({'state_dict': sd} if sd is not None else {}))
             if tokenizer is not None: tokenizer.save_pretrained(path)
         (path/'wizardlearner.json').write_text(json.dumps(extra_config or {}, indent=1, default=_jsonable))
     return path
