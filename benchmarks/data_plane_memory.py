@@ -68,7 +68,8 @@ prepare_data(P, stage_config(PretrainConfig, P, 'pretrain'), DedupOutputs.load(P
 def tokenize_numbers(runs: Path, preset: str) -> dict:
     "Documents, tokens and blocks the data step wrote (its token shards' blocks.json)."
     b = json.loads((runs/preset/'tokenize_bench'/'train_blocks'/'blocks.json').read_text())
-    return dict(files_in=b.get('n_docs'), tokens_out=b.get('n_tokens'), blocks_out=b.get('n_blocks'),
+    kept = json.loads((runs/preset/'dedup'/'manifest.json').read_text())['ledgers']['files']['n_kept']
+    return dict(files_in=kept, files_out=b.get('n_docs'), tokens_out=b.get('n_tokens'), blocks_out=b.get('n_blocks'),
                 disk_bytes_in=folder_bytes(runs/preset/'dedup'/'files'), disk_bytes_out=folder_bytes(runs/preset/'tokenize_bench'/'train_blocks'))
 
 

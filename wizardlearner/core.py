@@ -634,7 +634,7 @@ def chapter_modules(stage:str, settings:Settings|None=None) -> list[Path]:
     import re, nbformat
     settings = settings or get_settings()
     lib, own = settings.root/'wizardlearner', nbs_dir(settings)/chapter(stage).notebook
-    mod_re = re.compile(r'(?:wizardlearner\.|from \.)([a-z_]\w*)')
+    mod_re = re.compile(r'(?:from wizardlearner\.|import wizardlearner\.|from \.)([a-z_]\w*)')   # imports only: a module named in a string (a command line) is not code it runs
     code = '\n'.join(c.source for c in nbformat.read(own, as_version=4).cells if c.cell_type == 'code') if own.exists() else ''
     todo, seen, found = set(mod_re.findall(code)) | {'core'}, set(), set()   # the modules its code names (not its prose)
     while todo:
