@@ -46,9 +46,9 @@ class Settings:
     data_cards_dir: Path    # one card per data set
     default_preset: str     # preset used when none is named
     num_proc: int           # data-chapter workers (0 = all cores)
-    num_processes: int      # processes a training chapter runs on (1: in the notebook's own process; N: `accelerate launch` of N)
-    accelerate_config: Path|None  # accelerate config file a training chapter launches with (None: none; relative paths from the root)
     root: Path              # the repository root (where settings.ini lives)
+    num_processes: int = 1  # processes a training chapter runs on (1: in the notebook's own process; N: `accelerate launch` of N)
+    accelerate_config: Path|None = None # accelerate config file a training chapter launches with (None: none; relative paths from the root)
 
     @property
     def workers(self) -> int: return self.num_proc or (os.cpu_count() or 1)
