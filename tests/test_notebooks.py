@@ -13,9 +13,9 @@ def test_lesson_cells_pass():
 
 
 def test_every_chapter_has_parameters_cell_and_notest_run_section():
-    "papermill needs a `parameters` cell; the Run section calls the exported `run` and nbdev-test must not run it (it needs upstream outputs)."
+    "papermill needs a `parameters` cell; the Run section calls the exported `run` (a training chapter through `run_stage`, which may launch it on N processes) and nbdev-test must not run it (it needs upstream outputs)."
     import nbformat
-    from wizardlearner.core import CHAPTERS
+    from wizardlearner.core import CHAPTERS, TRAINING_STAGES
     for ch in CHAPTERS:
         nb = nbformat.read(ROOT/'nbs'/ch.notebook, as_version=4)
         tags = [c.metadata.get('tags', []) for c in nb.cells]
@@ -23,8 +23,10 @@ def test_every_chapter_has_parameters_cell_and_notest_run_section():
         heads = [i for i, c in enumerate(nb.cells) if c.cell_type == 'markdown' and c.source.startswith('## Run')]
         assert heads, f"{ch.notebook}: has no '## Run' section"
         run_code = [c for c in nb.cells[heads[0]:] if c.cell_type == 'code' and not c.source.startswith('#| export')]
-        calls = [i for i, c in enumerate(run_code) if 'run(preset, overrides)' in c.source]
-        assert calls, f"{ch.notebook}: the Run section must call the chapter's `run(preset, overrides)`"
+        # a training chapter goes through `run_stage`, which runs it here or launches it on N processes; the others call `run`
+        call = f"run_stage('{ch.stage}', preset, overrides)" if ch.stage in TRAINING_STAGES else 'run(preset, overrides)'
+        calls = [i for i, c in enumerate(run_code) if call in c.source]
+        assert calls, f"{ch.notebook}: the Run section must call `{call}`"
         # lessons on toy data may sit between the Run section's exported steps; the run and what shows its outputs may not
         assert all('#| notest' in c.source for c in run_code[calls[0]:]), f"{ch.notebook}: the cell calling `run` and every cell after it must be `#| notest`"
 
