@@ -23,9 +23,9 @@ __all__ = ['DECAY_SHAPES', 'GPU_PEAK_FLOPS', 'STATE_POINTER', 'ScheduleConfig', 
            'TrainConfig', 'OptimConfig', 'train_config', 'TrainResult', 'device_peak_flops', 'model_flops_per_token',
            'resolve_mixed_precision', 'decay_param_groups', 'fused_adamw_ok', 'apply_switches', 'parallel_kind',
            'batch_stream', 'quiet_saving', 'StateError', 'state_step', 'state_problems', 'resume_state', 'init_state',
-           'train', 'causal_lm_loss', 'evaluate', 'causal_lm_nll', 'full_state_dict', 'save_checkpoint',
-           'load_checkpoint', 'prepare_run_dir', 'checkpoint_config', 'save_chat_checkpoint', 'loss_curve',
-           'loss_curve_matches']
+           'train', 'causal_lm_loss', 'evaluate', 'causal_lm_nll', 'token_byte_lengths', 'full_state_dict',
+           'save_checkpoint', 'load_checkpoint', 'prepare_run_dir', 'checkpoint_config', 'save_chat_checkpoint',
+           'loss_curve', 'loss_curve_matches']
 
 # %% ../nbs/04c_trainer.ipynb #55371c58
 DECAY_SHAPES = ('linear', 'cosine', '1-sqrt', 'exp')
@@ -494,19 +494,27 @@ def causal_lm_loss(model, batch:dict):
     return loss, {'target_tokens': float(n_tgt)}, int(mask.sum()) if mask is not None else ids.numel()
 
 @torch.no_grad()
-def evaluate(model, batches:Iterable, loss_fn:Callable=causal_lm_loss, max_batches:int|None=None) -> dict:
-    "Mean loss over `batches` weighted by target tokens (or n_tokens), and its perplexity; the model is left as it was."
+def evaluate(model, batches:Iterable, loss_fn:Callable=causal_lm_loss, max_batches:int|None=None, token_bytes:torch.Tensor|None=None) -> dict:
+    "Mean loss over `batches` weighted by target tokens (or n_tokens), its perplexity, and with `token_bytes` the bits per byte; the model is left as it was."
     was_training, dev = model.training, next(model.parameters()).device
     model.eval()
-    tot, w = 0.0, 0.0
+    tot, w, bits, nbytes = 0.0, 0.0, 0.0, 0
     for i, b in enumerate(batches):
         if max_batches is not None and i >= max_batches: break
-        loss, m, n = loss_fn(model, _to_device(b, dev))
-        wt = float((m or {}).get('target_tokens', n))
-        tot += float(loss) * wt; w += wt
+        b = _to_device(b, dev)
+        if token_bytes is None:
+            loss, m, n = loss_fn(model, b)
+            wt = float((m or {}).get('target_tokens', n))
+            tot += float(loss) * wt; w += wt
+        else:                                  # one pass gives both: the per-target NLL, summed two ways
+            nll, tb = _target_nll_bytes(model, b, token_bytes)
+            tot += float(nll.sum()); w += float((tb >= 0).sum())
+            bits += float(nll[tb > 0].sum()) / math.log(2); nbytes += int(tb.clamp(min=0).sum())
     model.train(was_training)
     if w == 0: raise ValueError("evaluate: no tokens to score; pass non-empty batches.")
-    return {'loss': tot / w, 'ppl': math.exp(min(tot / w, 50)), 'tokens': int(w)}
+    out = {'loss': tot / w, 'ppl': math.exp(min(tot / w, 50)), 'tokens': int(w)}
+    if token_bytes is not None: out.update(bpb=bits / nbytes if nbytes else float('nan'), bytes=nbytes)
+    return out
 
 # %% ../nbs/04c_trainer.ipynb #c1a7e5d2
 def causal_lm_nll(model, batch:dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -516,6 +524,27 @@ def causal_lm_nll(model, batch:dict) -> tuple[torch.Tensor, torch.Tensor]:
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=-100, reduction='sum')
     return nll, (tgt != -100).sum()
+
+def _target_nll_bytes(model, batch:dict, token_bytes:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Per-target NLL (nats) of the scored targets (labels != -100) and the UTF-8 bytes each stands for (0: a special token)."
+    ids, mask = batch['input_ids'], batch.get('attention_mask')
+    tgt = batch.get('labels', ids)[:, 1:].reshape(-1)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    keep = tgt != -100
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float()[keep], tgt[keep], reduction='none')
+    return nll, token_bytes.to(tgt.device)[tgt[keep]]
+
+def token_byte_lengths(tokenizer) -> torch.Tensor:
+    "UTF-8 bytes each token id stands for (0 for special tokens): what bits per byte divides by."
+    import json
+    byte_level = 'ByteLevel' in json.dumps(json.loads(tokenizer.backend_tokenizer.to_str()).get('decoder') or {}) \
+        if hasattr(tokenizer, 'backend_tokenizer') else False
+    special, out = set(tokenizer.all_special_ids), torch.zeros(len(tokenizer), dtype=torch.int64)
+    for i, t in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):
+        if i in special or t is None: continue
+        # byte-level BPE spells each byte as one character of its alphabet; otherwise decode the token alone
+        out[i] = len(t) if byte_level else len(tokenizer.convert_tokens_to_string([t]).encode('utf-8'))
+    return out
 
 # %% ../nbs/04c_trainer.ipynb #2a494160
 def full_state_dict(model) -> dict|None:
