@@ -282,10 +282,12 @@ def test_venv_under_tmp_is_the_interpreter_used():
         venv = top/'main'/'.venv'
         subprocess.run([sys.executable, '-m', 'venv', '--without-pip', '--system-site-packages', str(venv)], check=True, timeout=120)
         p = subprocess.run([str(venv/'bin'/'python'), '-c', "from wizardlearner.sandbox import run_sandboxed\n"
-                            "r = run_sandboxed('import sys; print(sys.prefix, sys.executable)')\nprint(r.status, r.stdout.strip(), r.stderr[-300:])"],
+                            "r = run_sandboxed('import sys; print(sys.prefix, sys.executable)', site=True)\nprint(r.status, r.stdout.strip(), r.stderr[-300:])\n"
+                            "r = run_sandboxed('import sys; print(sys.executable)')\nprint(r.status, r.stdout.strip())"],
                            capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         assert p.returncode == 0, p.stderr[-2000:]
         assert p.stdout.split()[:3] == ['passed', str(venv), str(venv/'bin'/'python')], p.stdout   # the venv, not the base Python
+        assert p.stdout.split()[-2:] == ['passed', str(venv/'bin'/'python')], p.stdout   # a stdlib-only program (no site): the same interpreter
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
@@ -331,3 +333,18 @@ print(len(seen) > 0, sum(b'WL-END-' in s for s in seen), repr(sys.stdin.read()),
 def test_output_longer_than_kept_still_counts_its_marker():
     r = run_sandboxed('print("x" * 200_000)', max_output_kb=4)
     assert r.passed and len(r.stdout) == 4 << 10
+
+
+def test_program_cannot_raise_its_limits():
+    "The harness sets the rlimits (soft = hard) before the program runs; a program without privileges cannot raise them back."
+    raise_all = """import resource
+for k in ('CPU', 'AS', 'FSIZE', 'NPROC'):
+    r = getattr(resource, 'RLIMIT_' + k)
+    soft, hard = resource.getrlimit(r)
+    assert soft == hard != resource.RLIM_INFINITY, (k, soft, hard)
+    try: resource.setrlimit(r, (resource.RLIM_INFINITY, resource.RLIM_INFINITY)); print('RAISED', k)
+    except (ValueError, OSError): print('kept', k)
+x = bytearray(900 << 20)"""
+    r = run_sandboxed(raise_all, memory_mb=512)
+    assert r.stdout.split() == ['kept', 'CPU', 'kept', 'AS', 'kept', 'FSIZE', 'kept', 'NPROC'], r
+    assert r.status == 'failed' and 'MemoryError' in r.stderr     # and the 512 MB limit still binds after trying

@@ -6,14 +6,14 @@ Docs: https://wizardlearner.github.io/wizardlearner/sandbox.html.md"""
 
 # %% ../nbs/00c_sandbox.ipynb #5aecf940
 from __future__ import annotations
-import math, os, random, resource, secrets, shutil, signal, subprocess, sys, tempfile, time, warnings
+import ast, math, os, random, secrets, shutil, signal, subprocess, sys, tempfile, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PYTHON_PATH_ENV', 'ALLOW_UNSANDBOXED_ENV', 'SandboxResult', 'SandboxUnavailable', 'sandbox_mode', 'run_sandboxed',
-           'run_many']
+__all__ = ['PYTHON_PATH_ENV', 'ALLOW_UNSANDBOXED_ENV', 'SandboxResult', 'SandboxUnavailable', 'sandbox_mode', 'needs_site',
+           'run_sandboxed', 'run_many']
 
 # %% ../nbs/00c_sandbox.ipynb #568f39f8
 @dataclass
@@ -66,9 +66,9 @@ def _python_binds() -> list[str]:
     return args
 
 # %% ../nbs/00c_sandbox.ipynb #4b034a05
-def _sandbox_argv(uid:int|None, use_bwrap:bool, tmpfs_mb:int) -> list[str]:
-    "The command line that runs the harness under bwrap (or bare), dropping to `uid` when given."
-    py = [sys.executable, '-I', '-c', _HARNESS]
+def _sandbox_argv(uid:int|None, use_bwrap:bool, tmpfs_mb:int, limits:list[int]=(), site:bool=True) -> list[str]:
+    "The command line that runs the harness (with its rlimits `limits`, in `_LIMIT_ORDER`) under bwrap (or bare), dropping to `uid` when given."
+    py = [sys.executable, '-I', *([] if site else ['-S']), '-c', _HARNESS, *map(str, limits)]
     if not use_bwrap: return py
     if uid is None:  # unprivileged caller: bwrap makes a user namespace itself
         ns = ['--unshare-all']; drop = []
@@ -85,7 +85,15 @@ _END = 'WL-END-'  # a readable prefix; the random token after it is what makes t
 
 _HARNESS = '''\
 def _wl_main():
-    import builtins, os, sys, types
+    import builtins, os, resource, sys, types
+    try:
+        for k, v in zip(('CPU', 'AS', 'FSIZE', 'NPROC', 'CORE'), sys.argv[1:]):
+            resource.setrlimit(getattr(resource, 'RLIMIT_' + k), (int(v), int(v)))
+    except (ValueError, OSError) as e:
+        os.write(2, ('sandbox-limits: ' + repr(e) + '\\n').encode()); os._exit(1)
+    sys.argv[1:] = []
+    if sys.flags.no_site:   # python -S: the builtins `site` adds for every script (exit, quit, help, ...) all the same
+        import site; site.setquit(); site.setcopyright(); site.sethelper()
     chunks = []
     while True:
         b = os.read(0, 1 << 16)
@@ -115,16 +123,7 @@ def _split_output(out, end:bytes, max_kb:int) -> tuple[str, bool]:
     return out.read(min(size - len(tail) * ended, max_kb << 10)).decode('utf-8', 'replace'), ended
 
 # %% ../nbs/00c_sandbox.ipynb #26e7dee2
-_MODE: dict = {}  # the probed sandbox mode, cached per process
-_RLIMITS = {'cpu': resource.RLIMIT_CPU, 'as': resource.RLIMIT_AS, 'fsize': resource.RLIMIT_FSIZE,
-            'nproc': resource.RLIMIT_NPROC, 'core': resource.RLIMIT_CORE}
-
-def _with_limits(argv:list[str], lim:dict) -> tuple[list[str], object]:
-    "Apply rlimits `lim` (soft = hard) to `argv`: via util-linux `prlimit` (no Python code between fork and exec, safe with threads), else a preexec_fn."
-    if shutil.which('prlimit'): return ['prlimit', *[f'--{k}={v}:{v}' for k, v in lim.items()], '--', *argv], None
-    def preexec():  # only plain setrlimit calls in the forked child
-        for k, v in lim.items(): resource.setrlimit(_RLIMITS[k], (v, v))
-    return argv, preexec
+_LIMIT_ORDER = ('cpu', 'as', 'fsize', 'nproc', 'core')   # the order in which the harness reads its rlimits from argv
 
 # %% ../nbs/00c_sandbox.ipynb #ecc9244e
 _NO_END = "[sandbox] exit status 0, but the program did not run to its end (no end marker): an early exit or a closed stdout"
@@ -133,10 +132,10 @@ def _status(rc:int|None, ended:bool, stderr:str) -> str:
     "'passed' only for exit 0 with the marker; 'timeout', 'error' (the sandbox did not start) or 'failed' otherwise."
     if rc is None or rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU): return 'timeout'
     if rc == 0 and ended: return 'passed'
-    if stderr.startswith(('bwrap: ', 'setpriv: ', 'prlimit: ')) and rc in (1, 127): return 'error'
+    if stderr.startswith(('bwrap: ', 'setpriv: ', 'sandbox-limits: ')) and rc in (1, 127): return 'error'
     return 'failed'
 
-def _launch(program, timeout_s, memory_mb, *, max_procs, max_file_mb, max_output_kb, tmpfs_mb, use_bwrap) -> SandboxResult:
+def _launch(program, timeout_s, memory_mb, *, max_procs, max_file_mb, max_output_kb, tmpfs_mb, use_bwrap, site=True) -> SandboxResult:
     "Run `program` once under the harness and the given isolation; see `run_sandboxed`."
     uid = random.SystemRandom().randrange(1 << 20, 1 << 21) if os.geteuid() == 0 else None  # a fresh uid: its process count starts at 0
     nproc = max_procs if uid is not None else len(os.listdir('/proc')) + max_procs  # non-root: the count includes the caller's own processes
@@ -146,13 +145,13 @@ def _launch(program, timeout_s, memory_mb, *, max_procs, max_file_mb, max_output
     try:
         if scratch and uid is not None: os.chown(scratch, uid, uid)
         env = {'PATH': PYTHON_PATH_ENV, 'HOME': scratch or '/tmp', 'TMPDIR': scratch or '/tmp'}
-        argv, preexec = _with_limits(_sandbox_argv(uid, use_bwrap, tmpfs_mb), lim)
+        argv = _sandbox_argv(uid, use_bwrap, tmpfs_mb, [lim[k] for k in _LIMIT_ORDER], site)
         as_uid = dict(user=uid, group=uid, extra_groups=[]) if uid is not None and not use_bwrap else {}
         t0 = time.perf_counter()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
                 p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env, cwd=scratch or '/',
-                                     start_new_session=True, preexec_fn=preexec, close_fds=True, **as_uid)
+                                     start_new_session=True, close_fds=True, **as_uid)
             except OSError as e:
                 return SandboxResult('error', False, None, '', f"sandbox did not start: {e}", time.perf_counter() - t0)
             try: p.communicate(end + b'\n' + program.encode('utf-8', 'surrogatepass'), timeout=timeout_s); rc = p.returncode
@@ -207,16 +206,33 @@ def sandbox_mode() -> str:
                       RuntimeWarning, stacklevel=3)
     return 'limits-only'
 
+# %% ../nbs/00c_sandbox.ipynb #93946cc8
+def needs_site(program:str) -> bool:
+    "Does `program` import (by a literal name) a module outside the standard library, so that it needs the interpreter's site-packages?"
+    try: tree = ast.parse(program)
+    except (SyntaxError, ValueError, RecursionError, MemoryError): return False   # it will not run anyway
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import): names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom): names = [node.module] if node.level == 0 and node.module else []
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str) \
+             and getattr(node.func, 'id', getattr(node.func, 'attr', None)) in ('__import__', 'import_module'):
+            names = [node.args[0].value]
+        else: continue
+        if any(n.split('.')[0] not in sys.stdlib_module_names for n in names): return True
+    return False
+
 # %% ../nbs/00c_sandbox.ipynb #e19469f4
 def run_sandboxed(program:str, timeout_s:float=5.0, memory_mb:int=512, *,
                   max_procs:int=32,      # processes + threads the program may run at once
                   max_file_mb:int=16,    # largest file it may write (stdout and stderr included)
                   max_output_kb:int=64,  # stdout/stderr kept in the result
                   tmpfs_mb:int=64,       # size of its private /tmp, and of its /dev/shm
+                  site:bool|None=None,   # the interpreter's site-packages on its path (None: only if `needs_site(program)`)
                   ) -> SandboxResult:
     "Run a Python `program` isolated (bwrap, empty env, unprivileged uid, rlimits), killed after `timeout_s`; it passes only if it ran to its end."
     return _launch(program, timeout_s, memory_mb, max_procs=max_procs, max_file_mb=max_file_mb, max_output_kb=max_output_kb,
-                   tmpfs_mb=tmpfs_mb, use_bwrap=sandbox_mode() == 'bwrap')
+                   tmpfs_mb=tmpfs_mb, use_bwrap=sandbox_mode() == 'bwrap',
+                   site=needs_site(program) if site is None else site)
 
 # %% ../nbs/00c_sandbox.ipynb #b9b726c9
 def run_many(programs:list[str], timeout_s:float=5.0, workers:int=2, **kw) -> list[SandboxResult]:
