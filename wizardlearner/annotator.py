@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 from tqdm.auto import tqdm
-from .core import (Ledger, Preset, benchmark_result, load_humaneval, manifest_path,
+from .core import (Ledger, Preset, benchmark_result, cached_benchmark, records_digest, load_humaneval, manifest_path,
                                 save_figure, sha256_text, write_data_card, write_jsonl, write_manifest)
 from .stages import stage_setup, AnnotatorOutputs, DedupOutputs
 from .embedder import (THROUGHPUT_BASELINE, Embedder, chunk_files, embed_files, embed_texts, embedding_throughput,
@@ -594,7 +594,9 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
     write_jsonl(out/'hq.jsonl.gz', hq_records)
     head_path = save_head(head, out/'head.pt', embedder=cfg.embedder, pooling=emb.pooling, chunk_len=chunk_len,
                           variant=variant, roc_auc=roc_v['roc_auc'])
-    bench = embedding_benchmark(bench_texts, emb, cfg, chunk_len, stream_pad)
+    bench = cached_benchmark(P, 'annotator-embedding', lambda: embedding_benchmark(bench_texts, emb, cfg, chunk_len, stream_pad),
+                             modules=['annotator', 'embedder'], inputs=[records_digest({'id': i, 'content': t} for i, t in enumerate(bench_texts)), stream_pad],
+                             settings=dict(embedder=cfg.embedder, dtype=str(emb.dtype), batch_size=cfg.batch_size, chunk_len=chunk_len, rounds=cfg.bench_rounds))
     # the data's shape before and after selection
     map_ids = [i for i in smp.scored if i in vec_of]
     kept = {i for i, why in zip(smp.scored, reasons) if why is None}

@@ -6,18 +6,19 @@ Docs: https://wizardlearner.github.io/wizardlearner/cook.html.md"""
 
 # %% ../nbs/09_cook.ipynb #3250dd16
 from __future__ import annotations
-import argparse, dataclasses, importlib, json, os, sys, time, traceback
+import argparse, dataclasses, importlib, json, os, re, sys, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from .core import (CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings, output_problems,
+from .core import (BENCH_ENV, CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings, output_problems,
                                  read_manifest, report_dir, nbs_dir, machine_line, stage_config)
 from .store import BadFileError, FolderBusyError, lock_folder
 from .stages import run_here
 from .presets import PRESETS
 
 # %% auto #0
-__all__ = ['select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel',
-           'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'main']
+__all__ = ['PART_HOOKS', 'select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError',
+           'BookKernel', 'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'can_shard',
+           'sharded_stages', 'parse_shard', 'cook_part', 'merge_stage', 'main']
 
 # %% ../nbs/09_cook.ipynb #61410a80
 def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
@@ -215,8 +216,11 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
 
 # %% ../nbs/09_cook.ipynb #bc3bf2d2
 def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, overrides:dict|None=None,
-         settings:Settings|None=None, echo=print, fresh_kernels:bool=False) -> list[ChapterRun]:
+         settings:Settings|None=None, echo=print, fresh_kernels:bool=False, bench:bool=False) -> list[ChapterRun]:
     "Run the book's chapters for `preset` in order, skipping up-to-date ones; write REPORT.md; raise `CookError` on a failure."
+    # bench: rerun the chapters and re-measure their benchmarks (else each reuses its last record while the code,
+    #        inputs and machine it measures are unchanged: core.cached_benchmark)
+    if bench: os.environ[BENCH_ENV], force = '1', True
     settings = settings or get_settings()
     overrides = overrides or {}
     P = get_preset(preset, overrides)
@@ -259,6 +263,46 @@ def render_readme(index:Path|None=None) -> str:
     from wizardlearner.plan import fill_plan_table   # the presets table, computed by `wizardlearner plan`
     return fill_plan_table('\n\n'.join([head, *cells]) + '\n')
 
+# %% ../nbs/09_cook.ipynb #178d16d7
+PART_HOOKS = ('run_part', 'merge_parts')   # what a data stage's module defines to run in parts across nodes
+
+def can_shard(stage:str) -> bool:
+    "Whether `stage`'s module defines the part hooks: `run_part(preset, overrides, part, parts)` and `merge_parts(preset, overrides, parts)`."
+    if stage not in STAGES: raise ValueError(f"Unknown stage {stage!r}: stages are {', '.join(STAGES)}.")
+    mod = importlib.import_module(f'wizardlearner.{stage}')
+    return all(callable(getattr(mod, h, None)) for h in PART_HOOKS)
+
+def sharded_stages() -> list[str]:
+    "The stages that can run in parts (`can_shard`), in book order."
+    return [s for s in STAGES if can_shard(s)]
+
+def parse_shard(s:str) -> tuple[int, int]:
+    "`'i/N'` -> `(i, N)`: part `i` (0-based) of `N`; a `ValueError` showing the form otherwise."
+    m = re.fullmatch(r'(\d+)/(\d+)', (s or '').strip())
+    if not m or int(m[1]) >= int(m[2]):
+        raise ValueError(f"--shard {s!r}: expected i/N with 0 <= i < N, e.g. --shard 0/2 on one node and --shard 1/2 on the other.")
+    return int(m[1]), int(m[2])
+
+# %% ../nbs/09_cook.ipynb #9dc740df
+def cook_part(preset:str, stage:str, part:int, parts:int, overrides:dict|None=None, echo=print) -> Path:
+    "Run part `part` of `parts` of data stage `stage` (its module's `run_part`): no lock, no notebook; its folder."
+    if not can_shard(stage): raise ValueError(f"Stage {stage!r} cannot run in parts (--shard); the stages that can: {', '.join(sharded_stages())}.")
+    P = get_preset(preset, overrides); check_preset(P)
+    t0 = time.time()
+    d = importlib.import_module(f'wizardlearner.{stage}').run_part(P.name, overrides, part, parts)
+    echo(f"{stage} part {part}/{parts} done in {time.time() - t0:.1f} s: {d}\nwhen every part is done: "
+         f"`wizardlearner merge {stage} --preset {P.name}` (or `wizardlearner cook --preset {P.name}`), with the same --set options")
+    return d
+
+def merge_stage(preset:str, stage:str, parts:int|None=None, overrides:dict|None=None, echo=print):
+    "Merge the finished parts of data stage `stage` into its output, data card and manifest (its module's `merge_parts`); its outputs object."
+    if not can_shard(stage): raise ValueError(f"Stage {stage!r} has no parts to merge; the stages that run in parts: {', '.join(sharded_stages())}.")
+    P = get_preset(preset, overrides); check_preset(P)
+    t0 = time.time()
+    o = importlib.import_module(f'wizardlearner.{stage}').merge_parts(P.name, overrides, parts)
+    echo(f"{stage}: parts merged in {time.time() - t0:.1f} s into {Path(o.manifest).parent}")
+    return o
+
 # %% ../nbs/09_cook.ipynb #5182bf22
 def _parse_value(v:str):
     "`--set` values are JSON when they parse (numbers, lists, null, true), else strings."
@@ -275,9 +319,16 @@ def main(argv:list[str]|None=None) -> int:
     c.add_argument('--only', default=None, help='comma-separated stages to run')
     c.add_argument('--from', dest='from_', default=None, help='run this stage and every later one')
     c.add_argument('--force', action='store_true', help='rerun chapters even when up to date (a finished training with the same resume key is resumed at its end, not redone)')
+    c.add_argument('--bench', action='store_true', help='rerun the chapters and re-measure their benchmarks (by default a benchmark is reused while the code, inputs and machine it measures are unchanged)')
     c.add_argument('--fresh-kernels', action='store_true', help='a new kernel per chapter (default: one kernel, reset between chapters)')
     c.add_argument('--set', dest='sets', action='append', default=[], metavar='STAGE.FIELD=VALUE', help='override a preset field')
     c.add_argument('--processes', type=int, default=None, help='processes for each training chapter (accelerate launch; default: settings num_processes)')
+    c.add_argument('--shard', default=None, metavar='i/N', help='run part i (0-based) of N of the one data stage named by --only, for one node; then `merge`')
+    mg = sub.add_parser('merge', help='merge the finished parts (cook --shard i/N) of a data stage into its output and manifest')
+    mg.add_argument('stage', choices=list(STAGES))
+    mg.add_argument('--preset', default=None)
+    mg.add_argument('--parts', type=int, default=None, help='N of the split to merge (default: the one complete set)')
+    mg.add_argument('--set', dest='sets', action='append', default=[], metavar='STAGE.FIELD=VALUE', help='the same overrides the parts ran with')
     sub.add_parser('presets', help='list the presets')
     sub.add_parser('readme', help='render README.md from nbs/index.ipynb')
     pl = sub.add_parser('plan', help="what a preset costs: parameters, tokens, FLOPs, memory per GPU, GPU-hours")
@@ -312,10 +363,19 @@ def main(argv:list[str]|None=None) -> int:
         try: run_here(a.stage, name, overrides)
         except FolderBusyError as e: print(f"wizardlearner launch: {e}", file=sys.stderr); return 1
         return 0
+    if a.cmd == 'merge':
+        try: merge_stage(a.preset or get_settings().default_preset, a.stage, a.parts, overrides)
+        except (FolderBusyError, KeyError, ValueError) as e: print(f"wizardlearner merge: {e}", file=sys.stderr); return 1
+        return 0
+    if a.shard is not None:   # one part of one data stage: no chapters, no report card, no lock
+        if not a.only or a.from_ or ',' in a.only: ap.error("--shard runs a part of one data stage: name it with --only, e.g. --only corpus --shard 0/2")
+        try: cook_part(a.preset or get_settings().default_preset, a.only.strip(), *parse_shard(a.shard), overrides)
+        except (KeyError, ValueError) as e: print(f"wizardlearner cook: {e}", file=sys.stderr); return 1
+        return 0
     if a.processes is not None:   # the chapters' kernel reads it through the settings
         if a.processes < 1: ap.error(f"--processes {a.processes}: at least 1")
         os.environ['WIZARDLEARNER_NUM_PROCESSES'] = str(a.processes)
-    try: cook(a.preset or get_settings().default_preset, only=a.only, from_=a.from_, force=a.force, overrides=overrides,
+    try: cook(a.preset or get_settings().default_preset, only=a.only, from_=a.from_, force=a.force, bench=a.bench, overrides=overrides,
               fresh_kernels=a.fresh_kernels)
     except (CookError, FolderBusyError, KeyError, ValueError) as e:
         print(f"\nwizardlearner cook: {e}", file=sys.stderr); return 1

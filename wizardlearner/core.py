@@ -6,21 +6,22 @@ Docs: https://wizardlearner.github.io/wizardlearner/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #21fc2fe5
 from __future__ import annotations
-import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, subprocess, sys, time, types, typing, warnings
+import configparser, dataclasses, difflib, gzip, hashlib, importlib.metadata, json, logging, os, platform, random, re, subprocess, sys, time, types, typing, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from .store import atomic_write_text, hash_tree, promote, read_json, tree_problems
 
 # %% auto #0
-__all__ = ['STAGES', 'CHAPTERS', 'AVX2_ONLY_ENV', 'TRAINING_STAGES', 'RESUME_FILE', 'repo_root', 'Settings', 'get_settings',
-           'Preset', 'with_overrides', 'get_preset', 'check_config', 'stage_config', 'Chapter', 'chapter', 'stage_dir',
-           'staging_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text', 'unit_hash', 'config_hash',
-           'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'git_state', 'run_provenance',
-           'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind', 'machine_info', 'machine_line',
-           'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest', 'require_manifest', 'output_problems',
-           'chapter_modules', 'chapter_sources', 'code_hash', 'process_layout', 'resume_key', 'chapter_fingerprint',
-           'benchmark_result', 'write_manifest', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
+__all__ = ['STAGES', 'CHAPTERS', 'AVX2_ONLY_ENV', 'TRAINING_STAGES', 'BENCH_ENV', 'RESUME_FILE', 'repo_root', 'Settings',
+           'get_settings', 'Preset', 'with_overrides', 'get_preset', 'check_config', 'stage_config', 'Chapter',
+           'chapter', 'stage_dir', 'staging_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text', 'unit_hash',
+           'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'git_state',
+           'run_provenance', 'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind',
+           'machine_info', 'machine_line', 'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest',
+           'require_manifest', 'output_problems', 'chapter_modules', 'chapter_sources', 'code_hash', 'process_layout',
+           'resume_key', 'chapter_fingerprint', 'benchmark_result', 'records_digest', 'cached_benchmark',
+           'write_manifest', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
 
 # %% ../nbs/00_core.ipynb #33214c87
 _SETTINGS_DEFAULTS = dict(runs_dir='runs', reports_dir='reports', data_cards_dir='data_cards', default_preset='smoke', num_proc='0',
@@ -545,6 +546,39 @@ def benchmark_result(name:str, unit:str, baseline:str, results:dict, script:str,
     return dict(name=name, unit=unit, baseline=baseline, script=script,
                 results={k: dict(value=round(float(v), 4), x_baseline=round(float(v)/base, 3)) for k, v in results.items()},
                 notes=notes, host=machine_info())
+
+# %% ../nbs/00_core.ipynb #a845c86b
+def records_digest(records:Iterable[dict], field:str='content') -> str:
+    "sha256 of the ids and `field` (text or bytes) of `records`, in order: a benchmark's inputs, as `cached_benchmark` keys them."
+    h = hashlib.sha256()
+    for r in records:
+        v = r.get(field) or b''
+        h.update(f"{r.get('id')}\0{len(v)}\0".encode()); h.update(v if isinstance(v, bytes) else str(v).encode('utf-8', 'surrogatepass'))
+    return h.hexdigest()
+
+BENCH_ENV = 'WIZARDLEARNER_BENCH'   # 1: re-measure every benchmark (cook --bench) instead of reusing a cached record
+
+def cached_benchmark(preset:str|Preset, name:str, measure, *, modules:Iterable[str]=(), inputs=None, settings:dict|None=None) -> dict:
+    "`measure()`'s benchmark record, reused from the last run whose key (code of `modules`, `inputs`, `settings`, this machine) was the same."
+    import torch, wizardlearner
+    lib = Path(wizardlearner.__file__).parent
+    key = dict(code=code_hash([lib/f"{m.split('.')[-1]}.py" for m in modules]), inputs=canonical_json(inputs),
+               settings=canonical_json(settings or {}), machine=machine_line(), threads=torch.get_num_threads())
+    digest = hashlib.sha256(canonical_json(key).encode()).hexdigest()[:16]
+    pname = preset if isinstance(preset, str) else preset.name
+    path = Path(get_settings().runs_dir)/pname/'benchmarks'/f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.json"
+    if os.environ.get(BENCH_ENV) != '1' and path.exists():
+        try: old = json.loads(path.read_text())
+        except (OSError, ValueError): old = {}
+        if old.get('key') == digest:
+            rec = old['record']; rec.setdefault('notes', {})['cached_from'] = old['measured']
+            return rec
+    rec = measure()
+    if is_main_process():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(dict(key=digest, measured=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+                                                 record=rec), indent=1, default=_jsonable))
+    return rec
 
 # %% ../nbs/00_core.ipynb #c1958ba5
 def _output_paths(outputs, d:Path) -> dict:

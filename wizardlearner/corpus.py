@@ -6,19 +6,22 @@ Docs: https://wizardlearner.github.io/wizardlearner/corpus.html.md"""
 
 # %% auto #0
 __all__ = ['OUTPUT_FIELDS', 'OUTPUT_TYPES', 'FUNNEL_TYPE_DROPS', 'FUNNEL_SAMPLE_DROPS', 'CORPUS_SCHEMA', 'CorpusConfig',
-           'new_corpus_stats', 'process_record', 'process_records', 'filter_benchmark', 'keep_sample', 'filter_corpus',
-           'corpus_funnel', 'funnel_figure', 'rule_rows', 'language_rows', 'languages_figure', 'drop_examples',
-           'corpus_source_doc', 'corpus_filters_doc', 'write_corpus_card', 'corpus_summary', 'run']
+           'new_corpus_stats', 'process_record', 'account_outcome', 'process_records', 'filter_benchmark', 'PartsError',
+           'parts_dir', 'part_name', 'replace_folder', 'process_part', 'merge_part_outputs', 'run_part', 'read_parts',
+           'check_parts', 'ready_parts', 'stream_head', 'merge_corpus_parts', 'merge_parts', 'keep_sample',
+           'filter_corpus', 'corpus_funnel', 'funnel_figure', 'rule_rows', 'language_rows', 'languages_figure',
+           'drop_examples', 'corpus_source_doc', 'corpus_filters_doc', 'write_corpus_card', 'corpus_summary', 'run']
 
 # %% ../nbs/01_corpus.ipynb #cfe0c9dd
-import functools, json, os, time
-from collections import Counter
+import functools, gzip, heapq, json, os, shutil, socket, time
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
-from .core import (Ledger, Preset, benchmark_result, get_settings, manifest_path, save_figure, write_data_card,
-                                write_manifest)
-from .store import ShardWriter, arrow_schema, free_memory_to_os, write_shard_card
+from .core import (Ledger, Preset, Settings, benchmark_result, cached_benchmark, chapter_fingerprint, config_hash,
+                                records_digest, get_preset, get_settings, manifest_path,
+                                save_figure, seed_everything, stage_config, stage_dir, with_overrides, write_data_card, write_manifest)
+from .store import ShardWriter, arrow_schema, atomic_write_text, free_memory_to_os, iter_rows, write_shard_card
 from .stages import stage_setup, CorpusOutputs
 from .parallel import parallel_map
 from .sources import CORPUS_FIELDS, EXCLUDED_TYPES, SourceConfig, kind_of, mix_sources, open_sources, utf8_size
@@ -77,6 +80,25 @@ def process_record(r:dict, cfg:CorpusConfig, index=None, n_examples:int=3) -> di
     return out
 
 # %% ../nbs/01_corpus.ipynb #1c63ae4b
+def account_outcome(o:dict, stats:dict, ledger:Ledger, n_examples:int=3) -> bool:
+    "Count one `process_record` outcome `o` into `stats` and its drop into `ledger`; True when the file is kept. A run and a merge of parts both count here."
+    lang, why = o['language'], o['reason']
+    stats['read'] += 1; stats['read_bytes'] += o['n_bytes_in']; stats['read_tokens'] += o['n_tokens']
+    stats['lang_read'][lang] += 1; stats['source_bytes'][o['source']] += o['n_bytes_in']
+    stats['license_headers'] += o['license_header']
+    if why:
+        ledger.drop(why, example=o['id'])
+        stats['rule_files'][why] += 1; stats['rule_tokens'][why] += o['n_tokens']; stats['rule_bytes'][why] += o['n_bytes_in']
+        stats['lang_drops'].setdefault(lang, Counter())[why] += 1
+        if o['example'] is not None and len(ex := stats['examples'].setdefault(why, [])) < n_examples: ex.append((o['id'], o['example']))
+        if o['contam']: stats['contaminated'].append(o['contam'])
+        stats['passed_filters'] += why not in FILTER_RULES and why not in ('binary', 'invalid_utf8')
+        return False
+    stats['passed_filters'] += 1
+    stats['kept_tokens'] += o['record']['n_tokens']; stats['kept_bytes'] += o['record']['n_bytes']; stats['lang_kept'][lang] += 1
+    for k, v in (o['pii'] or {}).items(): stats['pii'][k] += v
+    return True
+
 def process_records(records:Iterable[dict], cfg:CorpusConfig, ledger:Ledger, index=None, stats:dict|None=None,
                     progress:bool=False, workers:int=1, n_examples:int=3) -> Iterator[dict]:
     "Decode, strip, filter, redact, decontaminate and down-sample `records` on `workers` processes, yielding kept ones; drops go to `ledger`, counts to `stats`."
@@ -84,22 +106,7 @@ def process_records(records:Iterable[dict], cfg:CorpusConfig, ledger:Ledger, ind
     stats = stats if stats is not None else new_corpus_stats()
     fn = functools.partial(process_record, cfg=cfg, index=index)
     for o in tqdm(parallel_map(fn, records, workers, chunksize=16), disable=None if progress else True, mininterval=5, desc='corpus'):
-        lang, why = o['language'], o['reason']
-        stats['read'] += 1; stats['read_bytes'] += o['n_bytes_in']; stats['read_tokens'] += o['n_tokens']
-        stats['lang_read'][lang] += 1; stats['source_bytes'][o['source']] += o['n_bytes_in']
-        stats['license_headers'] += o['license_header']
-        if why:
-            ledger.drop(why, example=o['id'])
-            stats['rule_files'][why] += 1; stats['rule_tokens'][why] += o['n_tokens']; stats['rule_bytes'][why] += o['n_bytes_in']
-            stats['lang_drops'].setdefault(lang, Counter())[why] += 1
-            if o['example'] is not None and len(ex := stats['examples'].setdefault(why, [])) < n_examples: ex.append((o['id'], o['example']))
-            if o['contam']: stats['contaminated'].append(o['contam'])
-            stats['passed_filters'] += why not in FILTER_RULES and why not in ('binary', 'invalid_utf8')
-            continue
-        stats['passed_filters'] += 1
-        stats['kept_tokens'] += o['record']['n_tokens']; stats['kept_bytes'] += o['record']['n_bytes']; stats['lang_kept'][lang] += 1
-        for k, v in (o['pii'] or {}).items(): stats['pii'][k] += v
-        yield o['record']
+        if account_outcome(o, stats, ledger, n_examples): yield o['record']
 
 # %% ../nbs/01_corpus.ipynb #135a1406
 def filter_benchmark(records:list[dict], cfg:CorpusConfig, index=None, workers:tuple=(1, 2), rounds:int=2) -> dict:
@@ -126,6 +133,149 @@ def filter_benchmark(records:list[dict], cfg:CorpusConfig, index=None, workers:t
     return benchmark_result('corpus filter stage', unit='MB/s', baseline=f"filter, {workers[0]} worker{'s' if workers[0] > 1 else ''}", results=res,
                             script='benchmarks/corpus_filter.py', n_files=len(records), mb=round(mb, 2), kept=kept[workers[0]],
                             rules=len(RULES), cpus=os.cpu_count())
+
+# %% ../nbs/01_corpus.ipynb #b92cfcfb
+class PartsError(ValueError):
+    "A sharded run's parts cannot be merged: the message names the missing or mismatched parts and the commands that make them."
+
+def parts_dir(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
+    "Where the parts of a sharded run of `stage` go: `<runs_dir>/<preset>/<stage>.parts/`, beside the stage's folder (which each run replaces)."
+    return stage_dir(preset, stage, settings).with_name(f"{stage}.parts")
+
+def part_name(part:int, parts:int) -> str:
+    "The folder name of part `part` (0-based) of `parts`: `0-of-2`."
+    if not (isinstance(part, int) and isinstance(parts, int) and 0 <= part < parts):
+        raise ValueError(f"Part {part} of {parts}: parts are numbered 0..N-1, e.g. --shard 0/2 and --shard 1/2.")
+    return f"{part}-of-{parts}"
+
+def replace_folder(src:Path, dst:Path) -> Path:
+    "Put the finished folder `src` at `dst`, replacing what is there: a reader sees the old folder, none, or the new one, never half of one."
+    old = dst.with_name(f".{dst.name}.old.{os.getpid()}")
+    if dst.exists(): os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+    return dst
+
+# %% ../nbs/01_corpus.ipynb #aa24928b
+def process_part(records:Iterable[dict], cfg:CorpusConfig, index, part:int, parts:int, out_dir:Path, workers:int=1) -> dict:
+    "Part `part` of `parts`: the records at stream positions `part`, `part + parts`, ... through `process_record`; kept rows to `out_dir/files/`, outcomes with positions to `out_dir/outcomes.jsonl.gz`."
+    out_dir, positions, n = Path(out_dir), deque(), [0, 0, 0]   # stream length, processed, kept
+    def mine():
+        for k, r in enumerate(records):
+            n[0] = k + 1
+            if k % parts == part: positions.append(k); yield r
+    fn = functools.partial(process_record, cfg=cfg, index=index)
+    with ShardWriter(out_dir/'files', 'train', arrow_schema(OUTPUT_TYPES), max_bytes=cfg.shard_mb * 1e6) as w, \
+         gzip.open(out_dir/'outcomes.jsonl.gz', 'wt', encoding='utf-8') as f:
+        for o in parallel_map(fn, mine(), workers, chunksize=16):   # results in input order: positions pop in step
+            rec, n[1] = o['record'], n[1] + 1
+            if rec is not None: w.write(rec); n[2] += 1
+            f.write(json.dumps({**o, 'pos': positions.popleft(), 'record': rec and {k: rec[k] for k in ('n_tokens', 'n_bytes')}}) + '\n')
+    return dict(n_stream=n[0], n_processed=n[1], n_kept=n[2])
+
+# %% ../nbs/01_corpus.ipynb #feed295b
+def _outcomes(folder:Path, i:int) -> Iterator[tuple]:
+    "(position, part index, outcome) of each line of a part's `outcomes.jsonl.gz`, in its (stream) order."
+    with gzip.open(Path(folder)/'outcomes.jsonl.gz', 'rt', encoding='utf-8') as f:
+        for line in f: o = json.loads(line); yield o['pos'], i, o
+
+def merge_part_outputs(folders:list[Path], out_dir:Path, cfg:CorpusConfig, ledger:Ledger, n_stream:int) -> dict:
+    "Merge the part folders (from `process_part`) into `out_dir/files/` as one job writes it; counts into `ledger`; returns the stats `process_records` would fill."
+    stats, rows = new_corpus_stats(), [iter_rows(Path(d)/'files') for d in folders]
+    k = -1
+    with ShardWriter(Path(out_dir)/'files', 'train', arrow_schema(OUTPUT_TYPES), max_bytes=cfg.shard_mb * 1e6) as w:
+        for k, (pos, i, o) in enumerate(heapq.merge(*(_outcomes(d, i) for i, d in enumerate(folders)))):
+            if pos != k: raise PartsError(f"The parts {[str(d) for d in folders]} do not hold stream position {k} exactly once (next is {pos}): rerun the part that should hold it ({k % len(folders)}).")
+            if account_outcome(o, stats, ledger):
+                if (row := next(rows[i], None)) is None or row['id'] != o['id']:
+                    raise PartsError(f"{folders[i]}/files does not match its outcomes at {o['id']!r}: rerun that part.")
+                w.write(row); ledger.keep()
+    if k + 1 != n_stream: raise PartsError(f"The parts hold {k + 1:,} of the stream's {n_stream:,} records: some part is cut short; rerun it.")
+    return stats
+
+# %% ../nbs/01_corpus.ipynb #f321a3d5
+def run_part(preset:str|Preset='smoke', overrides:dict|None=None, part:int=0, parts:int=1) -> Path:
+    "Part `part` (0-based) of `parts` of the corpus stage, for one node: written whole into `<runs>/<preset>/corpus.parts/<part>-of-<parts>/` (a rerun replaces it)."
+    t0, name = time.time(), part_name(part, parts)
+    P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg = stage_config(CorpusConfig, P, 'corpus'); seed_everything(P.seed)
+    root = parts_dir(P, 'corpus'); root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob(f".{name}.*.tmp"): shutil.rmtree(old, ignore_errors=True)   # left by a killed run of this part
+    tmp = root/f".{name}.{os.getpid()}.tmp"; tmp.mkdir()
+    ledger, workers = Ledger('files'), cfg.workers or get_settings().workers   # the sources' ledger: the same on every part
+    counts = process_part(mix_sources(open_sources(cfg, P.seed, ledger), dict(cfg.mix)), cfg, decontaminator(cfg), part, parts, tmp, workers)
+    info = dict(stage='corpus', part=part, parts=parts, fingerprint=chapter_fingerprint(P, 'corpus'), seed=P.seed, **counts,
+                source_ledger=ledger.as_dict(), workers=workers, seconds=round(time.time() - t0, 1), host=socket.gethostname(),
+                finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    atomic_write_text(tmp/'part.json', json.dumps(info, indent=1))   # last: a part without it is unfinished
+    return replace_folder(tmp, root/name)
+
+# %% ../nbs/01_corpus.ipynb #8773cd82
+def read_parts(preset:str|Preset, stage:str, settings:Settings|None=None) -> list[dict]:
+    "The finished parts under `parts_dir` (each `part.json` with its folder as `dir`); temporary folders (`.<name>...`) are not parts."
+    root = parts_dir(preset, stage, settings)
+    found = [dict(json.loads(f.read_text()), dir=f.parent) for f in sorted(root.glob('*-of-*/part.json'))] if root.is_dir() else []
+    return sorted((p for p in found if p['dir'].name == part_name(p['part'], p['parts'])), key=lambda p: (p['parts'], p['part']))
+
+def check_parts(preset:Preset, stage:str, parts:int|None=None, settings:Settings|None=None) -> list[dict]:
+    "All `parts` (None: the one complete N) parts of `stage` made with the current `chapter_fingerprint`; a `PartsError` naming what is missing or was made otherwise."
+    root, fp, found = parts_dir(preset, stage, settings), chapter_fingerprint(preset, stage, settings), read_parts(preset, stage, settings)
+    cur = [p for p in found if p['fingerprint'] == fp]
+    other = [p['dir'].name for p in found if p['fingerprint'] != fp]
+    cmd = lambda i, n: f"`wizardlearner cook --preset {preset.name} --only {stage} --shard {i}/{n}`"
+    ns = [parts] if parts else sorted({p['parts'] for p in cur})
+    if parts is None and len(ns) > 1:
+        done = [n for n in ns if len({p['part'] for p in cur if p['parts'] == n}) == n]
+        if len(done) != 1: raise PartsError(f"{root} holds parts of {' and '.join(map(str, ns))}-way splits of this config: "
+                                            f"name the one to merge (`wizardlearner merge {stage} --parts N`) or delete the other parts.")
+        ns = done
+    if not ns: raise PartsError(f"No finished part of stage {stage!r} under {root} was made with the current config, code and seed"
+                                + (f" (found {', '.join(other)}, made otherwise)" if other else '') + f": run {cmd(0, 2)} ... on each node first.")
+    n = ns[0]
+    have = {p['part'] for p in cur if p['parts'] == n}
+    if missing := [i for i in range(n) if i not in have]:
+        raise PartsError(f"Stage {stage!r}: {len(missing)} of {n} parts missing under {root}: {', '.join(part_name(i, n) for i in missing)}"
+                         + (f" ({', '.join(other)} made with another config, code or seed)" if other else '')
+                         + f". Run {'; '.join(cmd(i, n) for i in missing)} with the same --set options, then merge again.")
+    return [p for p in cur if p['parts'] == n]
+
+def ready_parts(preset:Preset, stage:str, settings:Settings|None=None) -> list[dict]:
+    "The parts `run` merges instead of doing the work: [] when no part was made with the current fingerprint, else `check_parts`."
+    if not (found := read_parts(preset, stage, settings)): return []   # the usual case, without computing the fingerprint
+    fp = chapter_fingerprint(preset, stage, settings)
+    return check_parts(preset, stage, settings=settings) if any(p['fingerprint'] == fp for p in found) else []
+
+# %% ../nbs/01_corpus.ipynb #cc1764b0
+def stream_head(cfg:CorpusConfig, seed:int, limit:float) -> list[dict]:
+    "The first `limit` bytes' worth of `cfg`'s mixed source stream, read again (the speed benchmark's files, as `keep_sample` keeps them)."
+    sample, n, stream = [], 0, mix_sources(open_sources(cfg, seed, Ledger('head')), dict(cfg.mix))
+    try:
+        for r in stream:
+            if n >= limit: break
+            sample.append(r); n += r['n_bytes']
+    finally: stream.close()
+    return sample
+
+def merge_corpus_parts(found:list[dict], cfg:CorpusConfig, seed:int, out_dir:Path) -> tuple[Ledger, dict, list[dict]]:
+    "The parts `found` (`check_parts`) merged into `out_dir` as `filter_corpus` writes it in one job: the ledger, the stats and the benchmark's sample."
+    src = found[0]['source_ledger']
+    if bad := [p['dir'].name for p in found if (p['source_ledger'], p['n_stream']) != (src, found[0]['n_stream'])]:
+        raise PartsError(f"Parts {', '.join(bad)} saw other sources than {found[0]['dir'].name} (candidates, caps or stream length differ): "
+                         "every node must read the same sources; rerun them where the sources match.")
+    ledger = Ledger('files'); ledger.n_in, ledger.dropped = src['n_in'], dict(src['dropped'])
+    ledger.examples = {k: list(v) for k, v in src['examples'].items()}
+    stats = merge_part_outputs([p['dir'] for p in found], out_dir, cfg, ledger, found[0]['n_stream'])
+    stats['workers'] = found[0]['workers']
+    ledger.check()
+    (out_dir/'decontaminated.json').write_text(json.dumps(stats['contaminated'], indent=1))
+    return ledger, stats, stream_head(cfg, seed, cfg.bench_mb * 1e6)
+
+# %% ../nbs/01_corpus.ipynb #74394d3b
+def merge_parts(preset:str|Preset='smoke', overrides:dict|None=None, parts:int|None=None) -> CorpusOutputs:
+    "Merge the finished parts of a sharded corpus run into the stage's output (the chapter's `run`, which merges instead of filtering); a `PartsError` first if some are missing or made otherwise."
+    P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
+    check_parts(P, 'corpus', parts)
+    return run(P)
 
 # %% ../nbs/01_corpus.ipynb #19dec56a
 def keep_sample(records:Iterable[dict], sample:list, limit:float) -> Iterator[dict]:
@@ -283,20 +433,26 @@ def corpus_summary(ledger:Ledger, stats:dict, bench:dict) -> dict:
 
 # %% ../nbs/01_corpus.ipynb #6e1c08cc
 def run(preset:str|Preset='smoke', overrides:dict|None=None) -> CorpusOutputs:
-    "Chapter 01: the preset's sources filtered, PII-redacted, decontaminated and resampled into the Parquet shards `corpus/files/`; writes the data card and the manifest."
+    "Chapter 01: the preset's sources filtered, PII-redacted, decontaminated and resampled into the Parquet shards `corpus/files/` (or the finished parts of a sharded run merged); writes the data card and the manifest."
     t0 = time.time()
-    P, cfg, log, out = stage_setup(preset, overrides, CorpusConfig, 'corpus')
+    P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
+    parts = ready_parts(P, 'corpus')   # `--shard i/N` ran on every node with this config: merge, do not redo (checked first:
+    P, cfg, log, out = stage_setup(P, None, CorpusConfig, 'corpus')   # a missing part stops here, the last run intact)
     free_memory_to_os()   # here and after the pass: what the pass freed goes back to the OS
     index = decontaminator(cfg)
-    ledger, stats, sample = filter_corpus(cfg, P.seed, out, index)
+    if parts: ledger, stats, sample = merge_corpus_parts(parts, cfg, P.seed, out)
+    else: ledger, stats, sample = filter_corpus(cfg, P.seed, out, index)
     free_memory_to_os()
     t_pipeline = time.time() - t0
-    log.info(f"{ledger.n_in:,} candidates -> {stats['read']:,} read -> {ledger.n_kept:,} kept in {t_pipeline:.1f} s")
+    log.info(f"{ledger.n_in:,} candidates -> {stats['read']:,} read -> {ledger.n_kept:,} kept in {t_pipeline:.1f} s"
+             + (f" (merged from {len(parts)} parts)" if parts else ''))
     funnel, order = corpus_funnel(ledger, stats)
     rules, langs = rule_rows(stats, cfg, order), language_rows(stats)
     figures = [save_figure(funnel_figure(funnel, stats, ledger, P.name), P, 'corpus', 'funnel'),
                save_figure(languages_figure(stats, P.name), P, 'corpus', 'languages')]
-    bench = filter_benchmark(sample, cfg, index, workers=(1, 2))
+    bench = cached_benchmark(P, 'corpus-filter', lambda: filter_benchmark(sample, cfg, index, workers=(1, 2)),   # reused while
+                             modules=['corpus', 'filters', 'pii', 'decontamination', 'parallel'],   # this code, these files and
+                             inputs=records_digest(sample), settings=config_hash(cfg))                # settings are unchanged
     card = write_corpus_card(P, cfg, ledger, stats, funnel, langs, bench)
     write_shard_card(out/'files', 'train', card.read_text())
     o = CorpusOutputs(manifest_path(P, 'corpus'), files=out/'files', decontaminated=out/'decontaminated.json',
@@ -307,5 +463,6 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None) -> CorpusOutputs:
                           'source_bytes': dict(stats['source_bytes']), 'data_card': str(card),
                           'rules': rules, 'languages': langs, 'drop_examples': drop_examples(stats, rules),
                           'counts': {k: stats[k] for k in ('read', 'read_bytes', 'read_tokens', 'kept_bytes', 'kept_tokens')},
-                          'timings_s': {'pipeline': round(t_pipeline, 1)}, 'workers': stats['workers']})
+                          'timings_s': {'pipeline': round(t_pipeline, 1)}, 'workers': stats['workers'],
+                          'parts': [{k: p[k] for k in ('part', 'parts', 'n_processed', 'n_kept', 'seconds', 'host', 'finished')} for p in parts]})
     return o
