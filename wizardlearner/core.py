@@ -18,10 +18,10 @@ __all__ = ['STAGES', 'CHAPTERS', 'AVX2_ONLY_ENV', 'TRAINING_STAGES', 'BENCH_ENV'
            'chapter', 'stage_dir', 'staging_dir', 'report_dir', 'Ledger', 'canonical_json', 'sha256_text', 'unit_hash',
            'config_hash', 'is_main_process', 'write_jsonl', 'read_jsonl', 'package_versions', 'git_state',
            'run_provenance', 'load_humaneval', 'cpu_flags', 'isa_cap', 'cpu_has_native_bf16', 'cpu_kind',
-           'machine_info', 'machine_line', 'nbs_dir', 'notebook_source_hash', 'manifest_path', 'read_manifest',
-           'require_manifest', 'output_problems', 'chapter_modules', 'chapter_sources', 'code_hash', 'process_layout',
-           'resume_key', 'chapter_fingerprint', 'benchmark_result', 'records_digest', 'cached_benchmark',
-           'write_manifest', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
+           'machine_info', 'machine_line', 'nbs_dir', 'notebook_cells', 'notebook_source_hash', 'manifest_path',
+           'read_manifest', 'require_manifest', 'output_problems', 'chapter_modules', 'chapter_sources', 'code_hash',
+           'process_layout', 'resume_key', 'chapter_fingerprint', 'benchmark_result', 'records_digest',
+           'cached_benchmark', 'write_manifest', 'write_data_card', 'save_figure', 'seed_everything', 'get_logger']
 
 # %% ../nbs/00_core.ipynb #33214c87
 _SETTINGS_DEFAULTS = dict(runs_dir='runs', reports_dir='reports', data_cards_dir='data_cards', default_preset='smoke', num_proc='0',
@@ -425,11 +425,14 @@ def nbs_dir(settings:Settings|None=None) -> Path:
     "The folder of the chapter notebooks."
     return (settings or get_settings()).root/'nbs'
 
+def notebook_cells(path:Path) -> list[tuple[str, str]]:
+    "(cell type, source) of every cell of a notebook, read as the JSON it is (nbformat takes seconds to import; this runs in every part and merge)."
+    return [(c['cell_type'], ''.join(c['source']) if isinstance(c['source'], list) else c['source'])
+            for c in json.loads(Path(path).read_text(encoding='utf-8'))['cells']]
+
 def notebook_source_hash(path:Path) -> str:
     "Hash of a notebook's cell sources only (outputs, ids and metadata do not count)."
-    import nbformat
-    nb = nbformat.read(path, as_version=4)
-    return sha256_text(canonical_json([(c.cell_type, c.source) for c in nb.cells]))
+    return sha256_text(canonical_json(notebook_cells(path)))
 
 # %% ../nbs/00_core.ipynb #14be990d
 def manifest_path(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
@@ -473,11 +476,10 @@ def _run_id(m:dict|None) -> str|None:
 # %% ../nbs/00_core.ipynb #a1d93ec3
 def chapter_modules(stage:str, settings:Settings|None=None) -> list[Path]:
     "The exported modules a chapter's code uses: those its notebook's code names, and theirs, transitively (core always)."
-    import re, nbformat
     settings = settings or get_settings()
     lib, own = settings.root/'wizardlearner', nbs_dir(settings)/chapter(stage).notebook
     mod_re = re.compile(r'(?:from wizardlearner\.|import wizardlearner\.|from \.)([a-z_]\w*)')   # imports only: a module named in a string (a command line) is not code it runs
-    code = '\n'.join(c.source for c in nbformat.read(own, as_version=4).cells if c.cell_type == 'code') if own.exists() else ''
+    code = '\n'.join(s for t, s in notebook_cells(own) if t == 'code') if own.exists() else ''
     todo, seen, found = set(mod_re.findall(code)) | {'core'}, set(), set()   # the modules its code names (not its prose)
     while todo:
         m = todo.pop(); seen.add(m)
