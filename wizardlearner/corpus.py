@@ -6,11 +6,11 @@ Docs: https://wizardlearner.github.io/wizardlearner/corpus.html.md"""
 
 # %% auto #0
 __all__ = ['OUTPUT_FIELDS', 'OUTPUT_TYPES', 'FUNNEL_TYPE_DROPS', 'FUNNEL_SAMPLE_DROPS', 'CORPUS_SCHEMA', 'CorpusConfig',
-           'new_corpus_stats', 'process_record', 'account_outcome', 'process_records', 'filter_benchmark', 'PartsError',
-           'parts_dir', 'part_name', 'replace_folder', 'process_part', 'merge_part_outputs', 'run_part', 'read_parts',
-           'check_parts', 'ready_parts', 'stream_head', 'merge_corpus_parts', 'merge_parts', 'keep_sample',
-           'filter_corpus', 'corpus_funnel', 'funnel_figure', 'rule_rows', 'language_rows', 'languages_figure',
-           'drop_examples', 'corpus_source_doc', 'corpus_filters_doc', 'write_corpus_card', 'corpus_summary', 'run']
+           'new_corpus_stats', 'process_record', 'account_outcome', 'process_records', 'filter_benchmark',
+           'process_part', 'merge_part_outputs', 'run_part', 'stream_head', 'merge_corpus_parts', 'merge_parts',
+           'keep_sample', 'filter_corpus', 'corpus_funnel', 'funnel_figure', 'rule_rows', 'language_rows',
+           'languages_figure', 'drop_examples', 'corpus_source_doc', 'corpus_filters_doc', 'write_corpus_card',
+           'corpus_summary', 'run']
 
 # %% ../nbs/01_corpus.ipynb #cfe0c9dd
 import functools, gzip, heapq, json, os, shutil, socket, time
@@ -18,11 +18,12 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
-from .core import (Ledger, Preset, Settings, benchmark_result, cached_benchmark, chapter_fingerprint, config_hash,
+from .core import (Ledger, Preset, benchmark_result, cached_benchmark, chapter_fingerprint, config_hash,
                                 records_digest, get_preset, get_settings, manifest_path,
-                                save_figure, seed_everything, stage_config, stage_dir, with_overrides, write_data_card, write_manifest)
+                                save_figure, seed_everything, stage_config, with_overrides, write_data_card, write_manifest)
 from .store import ShardWriter, arrow_schema, atomic_write_text, free_memory_to_os, iter_rows, write_shard_card
-from .stages import stage_setup, CorpusOutputs
+from .stages import (CorpusOutputs, PartsError, check_parts, part_name, parts_dir, ready_parts,
+                                  replace_folder, stage_setup)
 from .parallel import parallel_map
 from .sources import CORPUS_FIELDS, EXCLUDED_TYPES, SourceConfig, kind_of, mix_sources, open_sources, utf8_size
 from .filters import FILTER_RULES, RULES, FilterConfig, decode_text, draw, filter_reason, rules_table, strip_license_header
@@ -134,28 +135,6 @@ def filter_benchmark(records:list[dict], cfg:CorpusConfig, index=None, workers:t
                             script='benchmarks/corpus_filter.py', n_files=len(records), mb=round(mb, 2), kept=kept[workers[0]],
                             rules=len(RULES), cpus=os.cpu_count())
 
-# %% ../nbs/01_corpus.ipynb #b92cfcfb
-class PartsError(ValueError):
-    "A sharded run's parts cannot be merged: the message names the missing or mismatched parts and the commands that make them."
-
-def parts_dir(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
-    "Where the parts of a sharded run of `stage` go: `<runs_dir>/<preset>/<stage>.parts/`, beside the stage's folder (which each run replaces)."
-    return stage_dir(preset, stage, settings).with_name(f"{stage}.parts")
-
-def part_name(part:int, parts:int) -> str:
-    "The folder name of part `part` (0-based) of `parts`: `0-of-2`."
-    if not (isinstance(part, int) and isinstance(parts, int) and 0 <= part < parts):
-        raise ValueError(f"Part {part} of {parts}: parts are numbered 0..N-1, e.g. --shard 0/2 and --shard 1/2.")
-    return f"{part}-of-{parts}"
-
-def replace_folder(src:Path, dst:Path) -> Path:
-    "Put the finished folder `src` at `dst`, replacing what is there: a reader sees the old folder, none, or the new one, never half of one."
-    old = dst.with_name(f".{dst.name}.old.{os.getpid()}")
-    if dst.exists(): os.replace(dst, old)
-    os.replace(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
-    return dst
-
 # %% ../nbs/01_corpus.ipynb #aa24928b
 def process_part(records:Iterable[dict], cfg:CorpusConfig, index, part:int, parts:int, out_dir:Path, workers:int=1) -> dict:
     "Part `part` of `parts`: the records at stream positions `part`, `part + parts`, ... through `process_record`; kept rows to `out_dir/files/`, outcomes with positions to `out_dir/outcomes.jsonl.gz`."
@@ -209,41 +188,6 @@ def run_part(preset:str|Preset='smoke', overrides:dict|None=None, part:int=0, pa
                 finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
     atomic_write_text(tmp/'part.json', json.dumps(info, indent=1))   # last: a part without it is unfinished
     return replace_folder(tmp, root/name)
-
-# %% ../nbs/01_corpus.ipynb #8773cd82
-def read_parts(preset:str|Preset, stage:str, settings:Settings|None=None) -> list[dict]:
-    "The finished parts under `parts_dir` (each `part.json` with its folder as `dir`); temporary folders (`.<name>...`) are not parts."
-    root = parts_dir(preset, stage, settings)
-    found = [dict(json.loads(f.read_text()), dir=f.parent) for f in sorted(root.glob('*-of-*/part.json'))] if root.is_dir() else []
-    return sorted((p for p in found if p['dir'].name == part_name(p['part'], p['parts'])), key=lambda p: (p['parts'], p['part']))
-
-def check_parts(preset:Preset, stage:str, parts:int|None=None, settings:Settings|None=None) -> list[dict]:
-    "All `parts` (None: the one complete N) parts of `stage` made with the current `chapter_fingerprint`; a `PartsError` naming what is missing or was made otherwise."
-    root, fp, found = parts_dir(preset, stage, settings), chapter_fingerprint(preset, stage, settings), read_parts(preset, stage, settings)
-    cur = [p for p in found if p['fingerprint'] == fp]
-    other = [p['dir'].name for p in found if p['fingerprint'] != fp]
-    cmd = lambda i, n: f"`wizardlearner cook --preset {preset.name} --only {stage} --shard {i}/{n}`"
-    ns = [parts] if parts else sorted({p['parts'] for p in cur})
-    if parts is None and len(ns) > 1:
-        done = [n for n in ns if len({p['part'] for p in cur if p['parts'] == n}) == n]
-        if len(done) != 1: raise PartsError(f"{root} holds parts of {' and '.join(map(str, ns))}-way splits of this config: "
-                                            f"name the one to merge (`wizardlearner merge {stage} --parts N`) or delete the other parts.")
-        ns = done
-    if not ns: raise PartsError(f"No finished part of stage {stage!r} under {root} was made with the current config, code and seed"
-                                + (f" (found {', '.join(other)}, made otherwise)" if other else '') + f": run {cmd(0, 2)} ... on each node first.")
-    n = ns[0]
-    have = {p['part'] for p in cur if p['parts'] == n}
-    if missing := [i for i in range(n) if i not in have]:
-        raise PartsError(f"Stage {stage!r}: {len(missing)} of {n} parts missing under {root}: {', '.join(part_name(i, n) for i in missing)}"
-                         + (f" ({', '.join(other)} made with another config, code or seed)" if other else '')
-                         + f". Run {'; '.join(cmd(i, n) for i in missing)} with the same --set options, then merge again.")
-    return [p for p in cur if p['parts'] == n]
-
-def ready_parts(preset:Preset, stage:str, settings:Settings|None=None) -> list[dict]:
-    "The parts `run` merges instead of doing the work: [] when no part was made with the current fingerprint, else `check_parts`."
-    if not (found := read_parts(preset, stage, settings)): return []   # the usual case, without computing the fingerprint
-    fp = chapter_fingerprint(preset, stage, settings)
-    return check_parts(preset, stage, settings=settings) if any(p['fingerprint'] == fp for p in found) else []
 
 # %% ../nbs/01_corpus.ipynb #cc1764b0
 def stream_head(cfg:CorpusConfig, seed:int, limit:float) -> list[dict]:

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-from .core import (RESUME_FILE, TRAINING_STAGES, Preset, Settings, get_logger, get_preset, get_settings, is_main_process, manifest_path,
+from .core import (RESUME_FILE, TRAINING_STAGES, Preset, Settings, chapter_fingerprint, get_logger, get_preset, get_settings, is_main_process, manifest_path,
                                 output_problems, require_manifest, seed_everything, stage_config, stage_dir, staging_dir,
                                 with_overrides)
 from .store import atomic_write_text, leftovers, lock_folder
@@ -19,7 +19,8 @@ from .store import atomic_write_text, leftovers, lock_folder
 # %% auto #0
 __all__ = ['STAGE_OUTPUTS', 'StageOutputs', 'CorpusOutputs', 'DedupOutputs', 'AnnotatorOutputs', 'PretrainOutputs',
            'AnnealOutputs', 'SFTOutputs', 'DPOOutputs', 'EvalOutputs', 'begin_run', 'stage_setup', 'run_here',
-           'launch_command', 'launch_stage', 'run_stage']
+           'launch_command', 'launch_stage', 'run_stage', 'PartsError', 'parts_dir', 'part_name', 'replace_folder',
+           'read_parts', 'check_parts', 'ready_parts']
 
 # %% ../nbs/00a_stages.ipynb #24f28bcc
 @dataclass
@@ -254,3 +255,60 @@ def run_stage(stage:str, preset:str|Preset, overrides:dict|None=None, *, process
         raise ValueError(f"run_stage: a changed Preset object cannot cross into {processes} new processes; pass the "
                          f"preset's name ({name!r}) and the changes as `overrides`.")
     return launch_stage(stage, name, overrides, processes, config, settings)
+
+# %% ../nbs/00a_stages.ipynb #b92cfcfb
+class PartsError(ValueError):
+    "A sharded run's parts cannot be merged: the message names the missing or mismatched parts and the commands that make them."
+
+def parts_dir(preset:str|Preset, stage:str, settings:Settings|None=None) -> Path:
+    "Where the parts of a sharded run of `stage` go: `<runs_dir>/<preset>/<stage>.parts/`, beside the stage's folder (which each run replaces)."
+    return stage_dir(preset, stage, settings).with_name(f"{stage}.parts")
+
+def part_name(part:int, parts:int) -> str:
+    "The folder name of part `part` (0-based) of `parts`: `0-of-2`."
+    if not (isinstance(part, int) and isinstance(parts, int) and 0 <= part < parts):
+        raise ValueError(f"Part {part} of {parts}: parts are numbered 0..N-1, e.g. --shard 0/2 and --shard 1/2.")
+    return f"{part}-of-{parts}"
+
+def replace_folder(src:Path, dst:Path) -> Path:
+    "Put the finished folder `src` at `dst`, replacing what is there: a reader sees the old folder, none, or the new one, never half of one."
+    old = dst.with_name(f".{dst.name}.old.{os.getpid()}")
+    if dst.exists(): os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+    return dst
+
+# %% ../nbs/00a_stages.ipynb #8773cd82
+def read_parts(preset:str|Preset, stage:str, settings:Settings|None=None) -> list[dict]:
+    "The finished parts under `parts_dir` (each `part.json` with its folder as `dir`); temporary folders (`.<name>...`) are not parts."
+    root = parts_dir(preset, stage, settings)
+    found = [dict(json.loads(f.read_text()), dir=f.parent) for f in sorted(root.glob('*-of-*/part.json'))] if root.is_dir() else []
+    return sorted((p for p in found if p['dir'].name == part_name(p['part'], p['parts'])), key=lambda p: (p['parts'], p['part']))
+
+def check_parts(preset:Preset, stage:str, parts:int|None=None, settings:Settings|None=None) -> list[dict]:
+    "All `parts` (None: the one complete N) parts of `stage` made with the current `chapter_fingerprint`; a `PartsError` naming what is missing or was made otherwise."
+    root, fp, found = parts_dir(preset, stage, settings), chapter_fingerprint(preset, stage, settings), read_parts(preset, stage, settings)
+    cur = [p for p in found if p['fingerprint'] == fp]
+    other = [p['dir'].name for p in found if p['fingerprint'] != fp]
+    cmd = lambda i, n: f"`wizardlearner cook --preset {preset.name} --only {stage} --shard {i}/{n}`"
+    ns = [parts] if parts else sorted({p['parts'] for p in cur})
+    if parts is None and len(ns) > 1:
+        done = [n for n in ns if len({p['part'] for p in cur if p['parts'] == n}) == n]
+        if len(done) != 1: raise PartsError(f"{root} holds parts of {' and '.join(map(str, ns))}-way splits of this config: "
+                                            f"name the one to merge (`wizardlearner merge {stage} --parts N`) or delete the other parts.")
+        ns = done
+    if not ns: raise PartsError(f"No finished part of stage {stage!r} under {root} was made with the current config, code and seed"
+                                + (f" (found {', '.join(other)}, made otherwise)" if other else '') + f": run {cmd(0, 2)} ... on each node first.")
+    n = ns[0]
+    have = {p['part'] for p in cur if p['parts'] == n}
+    if missing := [i for i in range(n) if i not in have]:
+        raise PartsError(f"Stage {stage!r}: {len(missing)} of {n} parts missing under {root}: {', '.join(part_name(i, n) for i in missing)}"
+                         + (f" ({', '.join(other)} made with another config, code or seed)" if other else '')
+                         + f". Run {'; '.join(cmd(i, n) for i in missing)} with the same --set options, then merge again.")
+    return [p for p in cur if p['parts'] == n]
+
+def ready_parts(preset:Preset, stage:str, settings:Settings|None=None) -> list[dict]:
+    "The parts `run` merges instead of doing the work: [] when no part was made with the current fingerprint, else `check_parts`."
+    if not (found := read_parts(preset, stage, settings)): return []   # the usual case, without computing the fingerprint
+    fp = chapter_fingerprint(preset, stage, settings)
+    return check_parts(preset, stage, settings=settings) if any(p['fingerprint'] == fp for p in found) else []
