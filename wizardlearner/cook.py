@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (BENCH_ENV, CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings, output_problems,
                                  read_manifest, report_dir, nbs_dir, machine_line, stage_config)
-from .store import BadFileError, FolderBusyError, lock_folder
+from .store import BadFileError, FolderBusyError, atomic_write_text, lock_folder
 from .stages import run_here
 from .presets import PRESETS
+from .verify import report_lines, reproducibility_record, verify
 
 # %% auto #0
 __all__ = ['PART_HOOKS', 'select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError',
@@ -206,6 +207,9 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
             for meth, r in b['results'].items():
                 tag = ' (baseline)' if meth == b['baseline'] else ''
                 lines.append(f"| {stage} | {b['name']} | {meth}{tag} | {_fmt(r['value'])} {b['unit']} | {r['x_baseline']:.2f} | `{b['script']}` |")
+    rec = reproducibility_record(preset, settings)   # row digests of the data stages, numbers of the others: `wizardlearner verify` reads it
+    atomic_write_text(rd/'reproducibility.json', json.dumps(rec, indent=1) + '\n')
+    lines += report_lines(rec)
     lines += time_table(preset, settings, runs)
     if runs:
         lines += ['', 'This cook: ' + ', '.join(f"{r.stage} {r.status}" + (f" ({r.seconds:.0f} s)" if r.status == 'ran' else '')
@@ -331,6 +335,9 @@ def main(argv:list[str]|None=None) -> int:
     mg.add_argument('--set', dest='sets', action='append', default=[], metavar='STAGE.FIELD=VALUE', help='the same overrides the parts ran with')
     sub.add_parser('presets', help='list the presets')
     sub.add_parser('readme', help='render README.md from nbs/index.ipynb')
+    vf = sub.add_parser('verify', help="compare this runs folder with the committed report card's record (data stages exact, numbers within the cross-CPU tolerance)")
+    vf.add_argument('--preset', default=None)
+    vf.add_argument('--reference', default=None, help='a reproducibility.json to compare with (default: reports/<preset>/reproducibility.json as committed)')
     pl = sub.add_parser('plan', help="what a preset costs: parameters, tokens, FLOPs, memory per GPU, GPU-hours")
     pl.add_argument('--preset', default=None)
     pl.add_argument('--gpus', type=int, default=None, help="data-parallel GPUs (default: those the preset's batch is sized for)")
@@ -349,6 +356,9 @@ def main(argv:list[str]|None=None) -> int:
         try: print(format_plan(a.preset or get_settings().default_preset, gpus=a.gpus, gpu_mem_gb=a.gpu_mem, mfu=a.mfu or MFU))
         except (KeyError, ValueError) as e: print(f"wizardlearner plan: {e}", file=sys.stderr); return 1
         return 0
+    if a.cmd == 'verify':
+        try: return 0 if verify(a.preset or get_settings().default_preset, a.reference) else 1
+        except (FileNotFoundError, ValueError) as e: print(f"wizardlearner verify: {e}", file=sys.stderr); return 1
     if a.cmd == 'readme':
         p = get_settings().root/'README.md'; p.write_text(render_readme()); print(f"wrote {p}")
         return 0

@@ -10,7 +10,7 @@ __all__ = ['OUTPUT_FIELDS', 'OUTPUT_TYPES', 'FUNNEL_TYPE_DROPS', 'FUNNEL_SAMPLE_
            'process_part', 'merge_part_outputs', 'run_part', 'stream_head', 'merge_corpus_parts', 'merge_parts',
            'keep_sample', 'filter_corpus', 'corpus_funnel', 'funnel_figure', 'rule_rows', 'language_rows',
            'languages_figure', 'drop_examples', 'corpus_source_doc', 'corpus_filters_doc', 'write_corpus_card',
-           'corpus_summary', 'run']
+           'corpus_summary', 'corpus_environment', 'run']
 
 # %% ../nbs/01_corpus.ipynb #cfe0c9dd
 import functools, gzip, heapq, json, os, shutil, socket, time
@@ -25,7 +25,8 @@ from .store import ShardWriter, arrow_schema, atomic_write_text, free_memory_to_
 from .stages import (CorpusOutputs, PartsError, check_parts, part_name, parts_dir, ready_parts,
                                   replace_folder, stage_setup)
 from .parallel import parallel_map
-from .sources import CORPUS_FIELDS, EXCLUDED_TYPES, SourceConfig, kind_of, mix_sources, open_sources, utf8_size
+from .sources import CORPUS_FIELDS, EXCLUDED_TYPES, SourceConfig, kind_of, local_repositories, mix_sources, open_sources, utf8_size
+from .verify import candidates_digest, environment_record
 from .filters import FILTER_RULES, RULES, FilterConfig, decode_text, draw, filter_reason, rules_table, strip_license_header
 from .pii import PII_PLACEHOLDERS, redact_pii, redacted_excerpt
 from .decontamination import DecontaminationConfig, benchmark_problems, count_tokens, decontaminator
@@ -375,6 +376,13 @@ def corpus_summary(ledger:Ledger, stats:dict, bench:dict) -> dict:
             'rules_fired': sum(1 for k in FILTER_RULES if stats['rule_files'][k]), 'license_headers': stats['license_headers'],
             'contaminated_files': len(stats['contaminated']), 'filter_mb_s_2w': round(bench['results']['filter, 2 workers']['value'], 2)}
 
+# %% ../nbs/01_corpus.ipynb #d73f5626
+def corpus_environment(cfg:CorpusConfig) -> dict:
+    "The environment record of this run (`verify.environment_record`) with, for the `local` source, the hash of its candidate list."
+    env = environment_record()
+    if cfg.source == 'local': env['candidates'] = candidates_digest(local_repositories(cfg.exclude_repos))
+    return env
+
 # %% ../nbs/01_corpus.ipynb #6e1c08cc
 def run(preset:str|Preset='smoke', overrides:dict|None=None) -> CorpusOutputs:
     "Chapter 01: the preset's sources filtered, PII-redacted, decontaminated and resampled into the Parquet shards `corpus/files/` (or the finished parts of a sharded run merged); writes the data card and the manifest."
@@ -408,5 +416,6 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None) -> CorpusOutputs:
                           'rules': rules, 'languages': langs, 'drop_examples': drop_examples(stats, rules),
                           'counts': {k: stats[k] for k in ('read', 'read_bytes', 'read_tokens', 'kept_bytes', 'kept_tokens')},
                           'timings_s': {'pipeline': round(t_pipeline, 1)}, 'workers': stats['workers'],
+                          'environment': corpus_environment(cfg),
                           'parts': [{k: p[k] for k in ('part', 'parts', 'n_processed', 'n_kept', 'seconds', 'host', 'finished')} for p in parts]})
     return o
