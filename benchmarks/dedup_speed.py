@@ -1,13 +1,14 @@
-"""Dedup speed: docs/s of the MinHash signature stage and of text-to-clusters, the vectorised numpy path of
-`wizardlearner.dedup` against datasketch's per-token `MinHash.update` (the baseline) and `MinHash.bulk`, all in one run
-on the same files and the same number of processes.
+"""Dedup speed: docs/s of the MinHash signature stage and of text-to-clusters, chapter 02's path against datasketch
+(`bulk`, `update_batch`) and rensa (its own shingles, and ours), every side on the same files with the same shingles
+and processes, interleaved in one process, 3 rounds: medians, spread, and the strongest baseline named
+(`wizardlearner.dedup_bench`).
 
-    python benchmarks/dedup_speed.py [--preset smoke] [--n 2000] [--sample 300] [--workers 2] [--json out.json]
+    python benchmarks/dedup_speed.py [--preset smoke] [--n 2000] [--sample N] [--workers 2] [--rounds 3] [--json out.json]
 
 Files: the near-dedup input of the preset's corpus run (its files after exact dedup), or, without a corpus run, the
 standard library's `.py` files. Prints a small table; `--json` also writes the raw result and the manifest record.
 """
-import argparse, json, random, sys, sysconfig
+import argparse, json, random, sysconfig, time
 from pathlib import Path
 
 
@@ -33,24 +34,22 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--preset', default='smoke', help='whose corpus run to read (default: smoke)')
     ap.add_argument('--n', type=int, default=None, help='at most this many files (default: all)')
-    ap.add_argument('--sample', type=int, default=300, help='files every method runs on (datasketch update is slow)')
+    ap.add_argument('--sample', type=int, default=None, help='files every side runs on (default: all)')
+    ap.add_argument('--rounds', type=int, default=3, help='interleaved rounds (default: 3)')
     ap.add_argument('--workers', type=int, default=2, help='processes for every method (default: 2)')
     ap.add_argument('--num-perm', type=int, default=128)
-    ap.add_argument('--json', type=Path, default=None, help='write the result here')
+    ap.add_argument('--json', type=Path, default=Path(__file__).parent/'results'/'dedup_speed.json', help='write the result here')
     a = ap.parse_args(argv)
-    from wizardlearner.core import benchmark_result
-    from wizardlearner.dedup import DedupConfig, benchmark_table, dedup_speed_benchmark
+    from wizardlearner.dedup import DedupConfig
+    from wizardlearner.dedup_bench import benchmark_table, speed_benchmarks
     texts, src = load_texts(a.preset, a.n)
-    cfg = DedupConfig(num_perm=a.num_perm)
-    res = dedup_speed_benchmark(texts, cfg, workers=a.workers, sample=a.sample)
-    print(f"{len(texts):,} files from {src}; methods timed on {res['sample']} of them ({res['mb']} MB), {a.workers} processes")
+    cfg = DedupConfig(num_perm=a.num_perm, bench_sample=a.sample)
+    res, recs = speed_benchmarks(texts, cfg, workers=a.workers, seed=0, rounds=a.rounds)
+    print(f"{len(texts):,} files from {src}")
     print(benchmark_table(res))
     if a.json:
-        recs = [benchmark_result(f'dedup {name}', unit='docs/s', baseline='datasketch update', results=res[key],
-                                 script='benchmarks/dedup_speed.py', n_docs=res['n_docs'], sample=res['sample'],
-                                 workers=a.workers, num_perm=a.num_perm, files=src)
-                for name, key in (('signature stage', 'signature'), ('end to end (text to clusters)', 'end_to_end'))]
-        a.json.write_text(json.dumps(dict(result=res, benchmarks=recs), indent=1))
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(dict(files=src, date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), result=res, benchmarks=recs), indent=1))
     return res
 
 

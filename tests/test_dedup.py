@@ -107,3 +107,27 @@ def test_streaming_dedup_on_parquet_shards_equals_the_in_memory_dedup(tmp_path):
     for g, k in zip(got, kept):
         assert {f: g[f] for f in (*types, 'sha256', 'cluster_id', 'cluster_size')} == {f: k[f] for f in (*types, 'sha256', 'cluster_id', 'cluster_size')}
     assert exact_dropped + near_dropped == dropped
+
+
+def test_rensa_and_affine32_signatures_give_the_same_dedup():
+    """The default signatures (rensa's R-MinHash on our shingle hashes) are not datasketch's affine32 values, but the
+    dedup they drive keeps and drops the same files, with the same exact Jaccard, as the datasketch-compatible path."""
+    recs = corpus()
+    (k1, d1, s1, _), (k2, d2, s2, _) = (dedup(recs, DedupConfig(shards=2, scheme=s)) for s in ('rensa', 'affine32'))
+    assert not np.array_equal(s1['sigs'], s2['sigs'])                             # different permutations ...
+    assert [(r['id'], r['cluster_size']) for r in k1] == [(r['id'], r['cluster_size']) for r in k2] and d1 == d2   # ... same result
+    with pytest.raises(ValueError, match='dedup.scheme'):
+        dedup(recs, DedupConfig(scheme='sha1'))
+
+
+def test_rensa_signatures_are_safe_in_forked_workers():
+    """rensa starts a thread pool for calls of 32+ files; a pool started in a process hangs the processes forked from
+    it. The chapter computes signatures in the parent (a notebook kernel) and then in forked jobs: both must finish."""
+    import subprocess, sys
+    code = ("import numpy as np\nfrom wizardlearner.minhash import rensa_signatures\nfrom wizardlearner.dedup import fork_map\n"
+            "h = [np.arange(i, i + 300, dtype=np.uint32) * 2654435761 for i in range(600)]\n"
+            "ref = rensa_signatures(h)\n"
+            "parts = fork_map(lambda i: rensa_signatures(h[i * 300:(i + 1) * 300]), 2, 2)\n"
+            "assert np.array_equal(np.concatenate(parts), ref); print('ok')")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == 'ok', out.stderr[-2000:]

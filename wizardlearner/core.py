@@ -561,7 +561,7 @@ def records_digest(records:Iterable[dict], field:str='content') -> str:
 BENCH_ENV = 'WIZARDLEARNER_BENCH'   # 1: re-measure every benchmark (cook --bench) instead of reusing a cached record
 
 def cached_benchmark(preset:str|Preset, name:str, measure, *, modules:Iterable[str]=(), inputs=None, settings:dict|None=None) -> dict:
-    "`measure()`'s benchmark record, reused from the last run whose key (code of `modules`, `inputs`, `settings`, this machine) was the same."
+    "`measure()`'s benchmark record (or list of records), reused from the last run whose key (code of `modules`, `inputs`, `settings`, this machine) was the same."
     import torch, wizardlearner
     lib = Path(wizardlearner.__file__).parent
     key = dict(code=code_hash([lib/f"{m.split('.')[-1]}.py" for m in modules]), inputs=canonical_json(inputs),
@@ -573,7 +573,8 @@ def cached_benchmark(preset:str|Preset, name:str, measure, *, modules:Iterable[s
         try: old = json.loads(path.read_text())
         except (OSError, ValueError): old = {}
         if old.get('key') == digest:
-            rec = old['record']; rec.setdefault('notes', {})['cached_from'] = old['measured']
+            rec = old['record']
+            for r in rec if isinstance(rec, list) else [rec]: r.setdefault('notes', {})['cached_from'] = old['measured']
             return rec
     rec = measure()
     if is_main_process():
