@@ -12,7 +12,7 @@ from wizardlearner.packing import (BlockBatches, BlockWriter, EpochBatches, Toke
                                    pack_to_shards, pad_collate, tokenize_documents, tokenize_stream)
 from wizardlearner.pretrain import PretrainConfig, prepare_data, split_validation
 from wizardlearner.stages import DedupOutputs
-from wizardlearner.tokenizer import train_tokenizer
+from wizardlearner.tokenizer import bulk_encoding, train_tokenizer
 
 
 def _records(n=60, seed=0):
@@ -31,7 +31,7 @@ def _records(n=60, seed=0):
 
 
 def _old_path(recs, cfg, seed):
-    "Chapter 04's data step before the token shards: everything in memory (its code, kept here as the reference)."
+    "Chapter 04's data step before the token shards and tiktoken: everything in memory, `tokenizers` encoding (kept here as the reference)."
     led_files, led_tokens = Ledger('files'), Ledger('tokens')
     nonempty = [r for r in recs if (r.get('content') or '').strip()]
     led_files.add_in(len(recs) - len(nonempty)); led_files.drop('empty', len(recs) - len(nonempty))
@@ -39,9 +39,11 @@ def _old_path(recs, cfg, seed):
     led_files.add_in(len(val)); led_files.drop('held_out_for_validation', len(val))
     tok = train_tokenizer((r['content'] for r in train[:cfg.tokenizer_max_files]), cfg.vocab_size, model_max_length=cfg.seq_len)
     esc = {'train': [], 'val': []}
-    blocks = pack_documents(tokenize_documents(tok, order_documents(train, seed=seed), led_files, escaped=esc['train']),
+    # encoded by `tokenizers` (the reference): the data step's tiktoken encoding must give the very same blocks
+    blocks = pack_documents(tokenize_documents(tok, order_documents(train, seed=seed), led_files, escaped=esc['train'], backend='tokenizers'),
                             cfg.seq_len, tok.eos_token_id, led_tokens)
-    val_blocks = pack_documents(tokenize_documents(tok, order_documents(val, seed=seed), escaped=esc['val']), cfg.seq_len, tok.eos_token_id)
+    val_blocks = pack_documents(tokenize_documents(tok, order_documents(val, seed=seed), escaped=esc['val'], backend='tokenizers'),
+                                cfg.seq_len, tok.eos_token_id)
     return tok, blocks, val_blocks, esc, val, [led_files, led_tokens]
 
 
@@ -55,6 +57,7 @@ def test_token_shards_hold_the_in_memory_blocks(tmp_path, workers):
     out = tmp_path/'out'; out.mkdir()
     data = prepare_data(P, cfg, DedupOutputs(None, files=tmp_path/'files.jsonl.gz'), out, workers=workers)
     assert data.tokenizer.backend_tokenizer.to_str() == tok.backend_tokenizer.to_str()   # the same BPE from a stream in file order
+    assert bulk_encoding(data.tokenizer)[0] is not None                                  # ... which the data step encoded with tiktoken
     assert torch.equal(torch.as_tensor(np.asarray(data.blocks, dtype=np.int64)), blocks)  # same tokens, same order, same tail rule
     assert torch.equal(torch.as_tensor(np.asarray(data.val_blocks, dtype=np.int64)), val_blocks)
     assert data.escaped == esc and sum(map(len, esc.values())) == 1

@@ -6,10 +6,9 @@ Docs: https://wizardlearner.github.io/wizardlearner/packing.html.md"""
 
 # %% ../nbs/04e_packing.ipynb #6031c4e6
 from __future__ import annotations
-import json, math, os, random, shutil
+import json, math, os, random, re, shutil
 from array import array
 from collections import defaultdict
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Iterable, Iterator
 import numpy as np
@@ -17,12 +16,12 @@ import torch
 from .core import Ledger
 from .parallel import parallel_map
 from .store import read_json
-from .tokenizer import special_tokens_as_text
+from .tokenizer import NotExpressible, bulk_encoding, reference_ids
 
 # %% auto #0
-__all__ = ['order_documents', 'pack_documents', 'tokenize_documents', 'token_dtype', 'BlockWriter', 'TokenBlocks', 'load_blocks',
-           'pack_to_shards', 'tokenize_stream', 'pad_collate', 'EpochBatches', 'BlockBatches', 'eval_sample',
-           'eval_batches']
+__all__ = ['LONG_WHITESPACE', 'order_documents', 'pack_documents', 'encode_texts', 'tokenize_documents', 'token_dtype',
+           'BlockWriter', 'TokenBlocks', 'load_blocks', 'pack_to_shards', 'tokenize_stream', 'pad_collate',
+           'EpochBatches', 'BlockBatches', 'eval_sample', 'eval_batches']
 
 # %% ../nbs/04e_packing.ipynb #a71ace06
 def order_documents(records:Iterable[dict], seed:int=0) -> list[dict]:
@@ -50,26 +49,54 @@ def pack_documents(token_lists:Iterable[list[int]], seq_len:int, eos_id:int, led
         if len(flat) > n_blocks * seq_len: ledger.drop('incomplete_tail', len(flat) - n_blocks * seq_len)
     return torch.from_numpy(flat[:n_blocks * seq_len].copy()).view(n_blocks, seq_len)
 
+# %% ../nbs/04e_packing.ipynb #8f5abd0d
+LONG_WHITESPACE = 1 << 19   # characters: a text with a whitespace run this long goes to `tokenizers` (tiktoken fails near 10^6)
+_LONG_RUN = re.compile(r'(?<!\s)\s{%d}' % LONG_WHITESPACE)
+
+def _bulk(tokenizer, backend:str):
+    "The tiktoken encoding to use (or None) and why not, for `backend` 'auto', 'tiktoken' (an error if it cannot) or 'tokenizers'."
+    if backend == 'tokenizers': return None, "backend='tokenizers' was asked for"
+    if backend not in ('auto', 'tiktoken'): raise ValueError(f"backend={backend!r}: use 'auto', 'tiktoken' or 'tokenizers'.")
+    enc, why = bulk_encoding(tokenizer)
+    if enc is None and backend == 'tiktoken': raise NotExpressible(why)
+    return enc, why
+
+def encode_texts(tokenizer, texts:list[str], *, literal:bool=True, backend:str='auto', counts:dict|None=None) -> list[np.ndarray]:
+    "Token ids (uint32 arrays) of `texts`, special-token text as text when `literal`: tiktoken where `bulk_encoding` has it, else `tokenizers`."
+    # backend: 'auto', 'tiktoken' (an error when the tokenizer cannot be expressed) or 'tokenizers' (the reference)
+    # counts: how many texts each backend encoded is added here
+    enc, out, rest = _bulk(tokenizer, backend)[0], [None] * len(texts), []
+    for i, t in enumerate(texts):
+        if enc is None or (len(t) >= LONG_WHITESPACE and _LONG_RUN.search(t)): rest.append(i); continue
+        try: out[i] = enc.encode_to_numpy(t, allowed_special=set() if literal else 'all', disallowed_special=())
+        except BaseException as e:   # the last guard: tiktoken's regex gave up (a ValueError, or a Rust panic: pyo3's PanicException)
+            if not isinstance(e, ValueError) and type(e).__name__ != 'PanicException': raise
+            rest.append(i)
+    for i, ids in zip(rest, reference_ids(tokenizer, [texts[i] for i in rest], literal) if rest else []):
+        out[i] = np.asarray(ids, dtype=np.uint32)
+    if counts is not None:
+        for k, n in (('tiktoken', len(texts) - len(rest)), ('tokenizers', len(rest))): counts[k] = counts.get(k, 0) + n
+    return out
+
 # %% ../nbs/04e_packing.ipynb #a700ce80
 def tokenize_documents(tokenizer, records:list[dict], ledger:Ledger|None=None, batch:int=512, *, literal:bool=True,
-                       escaped:list|None=None) -> list[list[int]]:
+                       escaped:list|None=None, backend:str='auto') -> list[list[int]]:
     "Token ids of each record's `content`, special-token text in it encoded as plain text; records that give none are dropped into `ledger`."
     # literal=False: special-token strings become control tokens (only for markup this code wrote, e.g. rendered ChatML)
     # escaped: the ids of the records whose content spells a special token are appended here (when `literal`)
-    out, bt, specials = [], tokenizer.backend_tokenizer, [t for t in tokenizer.all_special_tokens if t]
-    with special_tokens_as_text(tokenizer) if literal else nullcontext():
-        for i in range(0, len(records), batch):
-            chunk = records[i:i + batch]
-            texts = [r.get('content') or '' for r in chunk]
-            enc = bt.encode_batch_fast(texts, add_special_tokens=False)
-            for r, text, e in zip(chunk, texts, enc):
-                if literal and escaped is not None and any(t in text for t in specials): escaped.append(r.get('id'))
-                if ledger is not None: ledger.add_in()
-                if not e.ids:
-                    if ledger is not None: ledger.drop('no_tokens', example=r.get('id'))
-                    continue
-                if ledger is not None: ledger.keep()
-                out.append(e.ids)
+    # backend: see `encode_texts` ('auto': tiktoken where it gives the same ids)
+    out, specials = [], [t for t in tokenizer.all_special_tokens if t]
+    for i in range(0, len(records), batch):
+        chunk = records[i:i + batch]
+        texts = [r.get('content') or '' for r in chunk]
+        for r, text, ids in zip(chunk, texts, encode_texts(tokenizer, texts, literal=literal, backend=backend)):
+            if literal and escaped is not None and any(t in text for t in specials): escaped.append(r.get('id'))
+            if ledger is not None: ledger.add_in()
+            if not len(ids):
+                if ledger is not None: ledger.drop('no_tokens', example=r.get('id'))
+                continue
+            if ledger is not None: ledger.keep()
+            out.append(ids.tolist())
     return out
 
 # %% ../nbs/04e_packing.ipynb #1ee32348
@@ -173,11 +200,11 @@ def pack_to_shards(token_lists:Iterable, path, seq_len:int, eos_id:int, vocab_si
         return w.close()
 
 # %% ../nbs/04e_packing.ipynb #43a7cf97
-def _encode_chunk(tokenizer, chunk:list[tuple], dtype, literal:bool) -> list[tuple]:
-    "(key, token ids as a `dtype` array, whether the text spells a special token) of each (key, text) in `chunk`."
-    specials = [t for t in tokenizer.all_special_tokens if t]
-    enc = tokenizer.backend_tokenizer.encode_batch_fast([t for _, t in chunk], add_special_tokens=False)
-    return [(k, np.asarray(e.ids, dtype=dtype), literal and any(s in t for s in specials)) for (k, t), e in zip(chunk, enc)]
+def _encode_chunk(tokenizer, chunk:list[tuple], dtype, literal:bool, backend:str) -> tuple[list[tuple], dict]:
+    "(key, token ids as a `dtype` array, whether the text spells a special token) of each (key, text) in `chunk`; and the texts per backend."
+    specials, counts = [t for t in tokenizer.all_special_tokens if t], {}
+    ids = encode_texts(tokenizer, [t for _, t in chunk], literal=literal, backend=backend, counts=counts)
+    return [(k, a.astype(dtype, copy=False), literal and any(s in t for s in specials)) for (k, t), a in zip(chunk, ids)], counts
 
 def _text_chunks(items:Iterable[tuple], max_chars:int) -> Iterator[list]:
     "Lists of consecutive (key, text) `items` of about `max_chars` characters each (at least one item)."
@@ -187,16 +214,22 @@ def _text_chunks(items:Iterable[tuple], max_chars:int) -> Iterator[list]:
         if n >= max_chars: yield chunk; chunk, n = [], 0
     if chunk: yield chunk
 
-def tokenize_stream(tokenizer, items:Iterable[tuple], workers:int=1, chunk_chars:int=1 << 20, *, literal:bool=True) -> Iterator[tuple]:
+def tokenize_stream(tokenizer, items:Iterable[tuple], workers:int=1, chunk_chars:int=1 << 20, *, literal:bool=True,
+                    backend:str='auto', stats:dict|None=None) -> Iterator[tuple]:
     "(key, token ids, spells a special token) of each (key, text) of `items`, in input order, on `workers` processes; special-token text stays text."
     # literal=False: special-token strings become control tokens (only for markup this code wrote, e.g. rendered ChatML)
     # chunk_chars: texts go to a worker in chunks of about this many characters (a bounded working set per process)
+    # backend: see `encode_texts`; stats: filled with the backend, why not tiktoken, and the texts each backend encoded
+    enc, why = _bulk(tokenizer, backend)   # built and checked here, once: forked workers inherit it
+    if stats is not None: stats.update(backend='tokenizers' if enc is None else 'tiktoken', why_not_tiktoken=why, texts={'tiktoken': 0, 'tokenizers': 0})
     dtype, chunks = token_dtype(len(tokenizer)), _text_chunks(items, chunk_chars)
     before = os.environ.get('TOKENIZERS_PARALLELISM')
     if workers > 1: os.environ['TOKENIZERS_PARALLELISM'] = 'false'   # one thread per worker process, and no fork warning
     try:
-        with special_tokens_as_text(tokenizer) if literal else nullcontext():   # the forked workers inherit the setting
-            for out in parallel_map(lambda c: _encode_chunk(tokenizer, c, dtype, literal), chunks, workers, chunksize=1): yield from out
+        for out, counts in parallel_map(lambda c: _encode_chunk(tokenizer, c, dtype, literal, backend), chunks, workers, chunksize=1):
+            if stats is not None:
+                for k, n in counts.items(): stats['texts'][k] += n
+            yield from out
     finally:
         if workers > 1:
             if before is None: os.environ.pop('TOKENIZERS_PARALLELISM', None)

@@ -20,7 +20,7 @@ from .tokenizer import train_tokenizer
 from .packing import (BlockBatches, BlockWriter, TokenBlocks, eval_batches, eval_sample, order_documents, token_dtype,
                                    tokenize_stream)
 from .model import ModelConfig, build_model, count_params
-from .trainer import (OptimConfig, ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, prepare_run_dir, train_config,
+from .trainer import (OptimConfig, ScheduleConfig, TrainConfig, causal_lm_loss, evaluate, prepare_run_dir, token_byte_lengths, train_config,
                                    save_checkpoint, train)
 
 # %% auto #0
@@ -79,12 +79,12 @@ def held_out_split(dedup:DedupOutputs, cfg:PretrainConfig, seed:int, led:Ledger)
     return train_keys, val_keys, n_files
 
 # %% ../nbs/04_pretrain.ipynb #3cada66e
-def spool_tokens(tokenizer, items, n_rows:int, path, workers:int=1) -> np.ndarray:
+def spool_tokens(tokenizer, items, n_rows:int, path, workers:int=1, stats:dict|None=None) -> np.ndarray:
     "Tokenize (row, text) `items` on `workers` processes into one flat token file at `path`, in arrival order; per row: start, length, spells a special token."
     index = np.zeros(n_rows, dtype=[('start', 'i8'), ('length', 'i8'), ('special', '?')])
     n = 0
     with open(path, 'wb') as f:
-        for row, ids, special in tokenize_stream(tokenizer, items, workers):   # special-token text encoded as text
+        for row, ids, special in tokenize_stream(tokenizer, items, workers, stats=stats):   # special-token text encoded as text
             f.write(ids.tobytes()); index[row] = (n, len(ids), special); n += len(ids)
     return index
 
@@ -116,7 +116,7 @@ def _record_at(f, offset:int) -> dict:
     f.seek(offset); return json.loads(f.readline())
 
 def tokenize_and_pack(dedup:DedupOutputs, tokenizer, train_keys:list[dict], val_keys:list[dict], n_files:int, cfg:PretrainConfig,
-                      seed:int, out, led_files:Ledger, led_tokens:Ledger, workers:int=1) -> tuple[TokenBlocks, TokenBlocks, dict, int]:
+                      seed:int, out, led_files:Ledger, led_tokens:Ledger, workers:int=1, stats:dict|None=None) -> tuple[TokenBlocks, TokenBlocks, dict, int]:
     "Tokenize the kept files on `workers` processes and pack training and held-out files into token shards under `out`; writes `out/val.jsonl.gz`. Also the files that spell a special token, and the training bytes."
     out, role = Path(out), np.zeros(n_files, dtype=np.int8)
     role[[k['row'] for k in train_keys]], role[[k['row'] for k in val_keys]] = 1, 2
@@ -127,7 +127,7 @@ def tokenize_and_pack(dedup:DedupOutputs, tokenizer, train_keys:list[dict], val_
             if role[row] == 1: n_bytes[0] += len(r['content'].encode('utf-8'))
             if role[row]: yield row, r['content']
     try:
-        with open(val_spool, 'wb') as vf: index = spool_tokens(tokenizer, kept_files(vf), n_files, spool, workers)
+        with open(val_spool, 'wb') as vf: index = spool_tokens(tokenizer, kept_files(vf), n_files, spool, workers, stats)
         blocks, esc_train = pack_in_order(train_keys, index, spool, out/'train_blocks', cfg.seq_len, tokenizer, seed, led_files, led_tokens)
         val_blocks, esc_val = pack_in_order(val_keys, index, spool, out/'val_blocks', cfg.seq_len, tokenizer, seed)
         with open(val_spool, 'rb') as vf:   # the held-out files in split order, as chapters 05 and 08 read them
@@ -149,6 +149,7 @@ class PretrainData:
     escaped: dict = field(default_factory=lambda: {'train': [], 'val': []})   # ids of the files that spell a special token
     ledgers: list = field(default_factory=lambda: [Ledger('files'), Ledger('tokens')])
     seconds: dict = field(default_factory=dict)   # wall time of each part
+    tokenize: dict = field(default_factory=dict)  # the encoder used (tiktoken or tokenizers), why, and the texts each encoded
 
 def prepare_data(P:Preset, cfg:PretrainConfig, dedup:DedupOutputs, out, workers:int|None=None) -> PretrainData:
     "The data step alone, on one process: held-out split, BPE, token shards and `val.jsonl.gz` under `out` (`workers`: tokenizing processes, default settings' num_proc)."
@@ -156,10 +157,11 @@ def prepare_data(P:Preset, cfg:PretrainConfig, dedup:DedupOutputs, out, workers:
     lap = lambda: t.append(time.time()) or round(t[-1] - t[-2], 2)
     train_keys, val_keys, n_files = held_out_split(dedup, cfg, P.seed, led_files); s_split = lap()
     tokenizer = train_bpe(dedup, train_keys, n_files, cfg); tokenizer.save_pretrained(out/'tokenizer'); s_bpe = lap()
+    stats = {}
     blocks, val_blocks, escaped, n_bytes = tokenize_and_pack(dedup, tokenizer, train_keys, val_keys, n_files, cfg, P.seed, out,
-                                                             led_files, led_tokens, workers)
+                                                             led_files, led_tokens, workers, stats)
     return PretrainData(tokenizer, blocks, val_blocks, n_files, len(train_keys), len(val_keys), n_bytes, escaped, [led_files, led_tokens],
-                        dict(split=s_split, tokenizer=s_bpe, tokenize_and_pack=lap(), workers=workers))
+                        dict(split=s_split, tokenizer=s_bpe, tokenize_and_pack=lap(), workers=workers), stats)
 
 def load_prepared(out) -> PretrainData:
     "What `prepare_data` wrote under `out` (tokenizer, memory-mapped blocks), for the processes that did not write it."
@@ -209,10 +211,10 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
     loss_init = evaluate(model, vb)['loss']
     train_dir = prepare_run_dir(out/'train', resume_key(P, 'pretrain'))   # same config, seed, inputs and code (prose may differ)
     res = train(model, BlockBatches(blocks, cfg.optim.batch_size, seed=P.seed), causal_lm_loss, tcfg, train_dir, desc='pretrain')
-    val, n_params = evaluate(model, vb), count_params(model)
+    val, n_params = evaluate(model, vb, token_bytes=token_byte_lengths(tokenizer)), count_params(model)   # + bits per byte
     final_train = float(np.mean([h['loss'] for h in res.history[-10:]]))
     log.info(f"{res.steps} steps, {res.tokens:,} tokens in {res.wall_s:.0f}s ({res.tokens_per_s:,.0f} tok/s); "
-             f"train loss {final_train:.3f}, val loss {val['loss']:.3f} (at init {loss_init:.3f}, ln V = {math.log(len(tokenizer)):.3f})")
+             f"train loss {final_train:.3f}, val loss {val['loss']:.3f}, {val['bpb']:.3f} bits/byte (at init {loss_init:.3f}, ln V = {math.log(len(tokenizer)):.3f})")
     ck = save_checkpoint(model, tokenizer, out/'checkpoint', {
         'stage': 'pretrain', 'preset': P.name, 'config': asdict(cfg), 'model': asdict(mcfg), 'train': asdict(tcfg),
         'steps': res.steps, 'tokens': res.tokens, 'val_loss': val['loss'], 'provenance': run_provenance(P, 'pretrain')})
@@ -221,12 +223,12 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
                         metrics=train_dir/'metrics.csv', state=res.state_dir, blocks=out/'train_blocks',
                         val_loss=round(val['loss'], 4), steps=res.steps)
     summary = {'params_m': round(n_params / 1e6, 3), 'tokens_trained_m': round(res.tokens / 1e6, 3), 'steps': res.steps,
-               'final_train_loss': round(final_train, 4), 'val_loss': o.val_loss, 'val_ppl': round(val['ppl'], 2),
+               'final_train_loss': round(final_train, 4), 'val_loss': o.val_loss, 'val_ppl': round(val['ppl'], 2), 'val_bpb': round(val['bpb'], 4),
                'val_blocks_used': len(val_scored), 'val_blocks_total': len(val_blocks),
                'tokens_per_s': round(res.tokens_per_s), 'bytes_per_token': round(n_bytes / max(1, led_tokens.n_in), 3),
                'in': f"{n_files:,} files", 'out': f"{n_params / 1e6:.2f}M-param stable checkpoint, {len(blocks):,} blocks of {cfg.seq_len}"}
     write_manifest(P, 'pretrain', cfg, started=t0, ledgers=[led_files, led_tokens], summary=summary, outputs=o, figures=[fig_loss],
-                   extra={'loss_init': round(loss_init, 4),
+                   extra={'loss_init': round(loss_init, 4), 'tokenize': data.tokenize,
                           'special_token_text': {'files_encoded_as_text': {k: len(v) for k, v in escaped.items()},
                                                  'examples': (escaped['train'] + escaped['val'])[:3]},
                           'timings_s': {'tokenize_and_pack': round(t_tok, 1), 'train': res.wall_s, 'data_step': data.seconds},

@@ -6,13 +6,16 @@ Docs: https://wizardlearner.github.io/wizardlearner/tokenizer.html.md"""
 
 # %% ../nbs/04a_tokenizer.ipynb #f4e277c7
 from __future__ import annotations
+import json
 from contextlib import contextmanager
 from typing import Iterable
+from weakref import WeakKeyDictionary
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 # %% auto #0
-__all__ = ['EOS_TOKEN', 'IM_START', 'IM_END', 'SPECIAL_TOKENS', 'CHATML_TEMPLATE', 'train_tokenizer', 'render_chat',
-           'chat_example', 'special_token_texts', 'special_tokens_as_text']
+__all__ = ['EOS_TOKEN', 'IM_START', 'IM_END', 'SPECIAL_TOKENS', 'CHATML_TEMPLATE', 'GPT2_SPLIT', 'PROBE_TEXTS', 'train_tokenizer',
+           'render_chat', 'chat_example', 'special_token_texts', 'special_tokens_as_text', 'byte_decoder',
+           'NotExpressible', 'reference_ids', 'tiktoken_encoding', 'bulk_encoding']
 
 # %% ../nbs/04a_tokenizer.ipynb #fedd4c3e
 EOS_TOKEN, IM_START, IM_END = '<|endoftext|>', '<|im_start|>', '<|im_end|>'
@@ -79,3 +82,80 @@ def special_tokens_as_text(tokenizer):
     before, bt.encode_special_tokens = bt.encode_special_tokens, True
     try: yield tokenizer
     finally: bt.encode_special_tokens = before
+
+# %% ../nbs/04a_tokenizer.ipynb #cdfdece8
+GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""   # ByteLevel(use_regex=True)'s split
+
+PROBE_TEXTS = ("", " ", "\n\n\n   \n\t \r\n", " " * 5000 + "x", "a" + "\t" * 700 + "b", "x\u00a0y\u2028z\u3000w\u0085v\u180e",
+               "\ufeffdef f(): pass", "é e\u0301 Ω≈ç√∫ 日本語のテキスト ١٢٣ Ⅻ ½²³ 𝔘𝔫𝔦 𐀀 𝟘𝟙 ⓐⓑ", "emoji 🧙\u200d♂️🐍 👍🏽 \U0001fae8",
+               "don't we'll I'M 's 're 've 'd", "\x00\x01\x7f", 'EOS = "<|endoftext|>"  # <|im_start|>user\n<|im_end|>')
+
+def byte_decoder() -> dict[str, int]:
+    "GPT-2's byte-level alphabet read backwards: each of its 256 printable characters -> the byte it stands for."
+    bs = [*range(ord('!'), ord('~') + 1), *range(ord('¡'), ord('¬') + 1), *range(ord('®'), ord('ÿ') + 1)]
+    cs, n = bs[:], 0
+    for b in range(256):   # the 68 bytes with no printable character of their own get 256, 257, ... in byte order
+        if b not in bs: bs.append(b); cs.append(256 + n); n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+class NotExpressible(ValueError):
+    "A tokenizer tiktoken cannot reproduce id for id; the message says why."
+
+# %% ../nbs/04a_tokenizer.ipynb #07efd6a8
+def _tiktoken_parts(tokenizer) -> tuple[dict, dict]:
+    "(mergeable ranks, special tokens) of a byte-level BPE tiktoken can run as it is; `NotExpressible` naming the first feature it cannot."
+    j = json.loads(tokenizer.backend_tokenizer.to_str())
+    m, pre, norm = j['model'], j.get('pre_tokenizer') or {}, j.get('normalizer')
+    for ok, why in [(m['type'] == 'BPE', f"its model is {m['type']}, not BPE"), (not norm, f"it normalizes text ({norm and norm['type']})"),
+                    (pre.get('type') == 'ByteLevel' and pre.get('use_regex') and not pre.get('add_prefix_space'),
+                     f"its pre-tokenizer ({pre.get('type')}) is not GPT-2's byte-level regex split"),
+                    (not (m.get('dropout') or m.get('continuing_subword_prefix') or m.get('end_of_word_suffix') or m.get('byte_fallback')),
+                     "its BPE has dropout, subword affixes or byte fallback"),
+                    (all(t['special'] and not (t['lstrip'] or t['rstrip'] or t['single_word']) for t in j['added_tokens']),
+                     "it has added tokens that are not plain special tokens")]:
+        if not ok: raise NotExpressible(f"tiktoken cannot run this tokenizer: {why}.")
+    dec, special = byte_decoder(), {t['content']: t['id'] for t in j['added_tokens']}
+    vocab = {s: i for s, i in m['vocab'].items() if s not in special}
+    if not all(c in dec for s in vocab for c in s): raise NotExpressible("tiktoken cannot run this tokenizer: a token is not byte-level text.")
+    made = [vocab.get(a + b) for a, b in (x.split(' ', 1) if isinstance(x, str) else x for x in m['merges'])]
+    if None in made or any(a >= b for a, b in zip(made, made[1:])) or set(made) != {i for s, i in vocab.items() if len(s) > 1}:
+        raise NotExpressible("tiktoken cannot run this tokenizer: its merges do not make its tokens in id order (tiktoken ranks merges by id).")
+    ranks = {bytes(dec[c] for c in s): i for s, i in vocab.items()}
+    if sum(len(b) == 1 for b in ranks) != 256: raise NotExpressible("tiktoken cannot run this tokenizer: it lacks some of the 256 bytes.")
+    return ranks, special
+
+# %% ../nbs/04a_tokenizer.ipynb #b098eaf9
+def reference_ids(tokenizer, texts:list[str], literal:bool=True) -> list[list[int]]:
+    "`tokenizers`' ids of `texts`; special-token text encoded as text when `literal`, as control tokens when not."
+    bt = tokenizer.backend_tokenizer
+    before, bt.encode_special_tokens = bt.encode_special_tokens, literal
+    try: return [e.ids for e in bt.encode_batch_fast(texts, add_special_tokens=False)]
+    finally: bt.encode_special_tokens = before
+
+def _whole_utf8(b:bytes) -> bool:
+    try: b.decode('utf-8'); return True
+    except UnicodeDecodeError: return False
+
+def tiktoken_encoding(tokenizer, check:bool=True):
+    "`tokenizer` as a `tiktoken.Encoding` with the same ids; `NotExpressible` (saying why) when it cannot be, or when `check` finds an id that differs."
+    import tiktoken
+    ranks, special = _tiktoken_parts(tokenizer)
+    enc = tiktoken.Encoding(f"wizardlearner-bpe-{len(tokenizer)}", pat_str=GPT2_SPLIT, mergeable_ranks=ranks, special_tokens=special)
+    if check:   # every token's own text (where it is whole UTF-8) and the hard strings, both ways; then control tokens
+        probes = [b.decode('utf-8') for b in ranks if _whole_utf8(b)] + list(PROBE_TEXTS)
+        for text, ref in zip(probes, reference_ids(tokenizer, probes)):
+            if enc.encode_ordinary(text) != ref: raise NotExpressible(f"tiktoken's ids differ from the tokenizer's on {text[:60]!r}.")
+        if enc.encode(PROBE_TEXTS[-1], allowed_special='all') != reference_ids(tokenizer, PROBE_TEXTS[-1:], literal=False)[0]:
+            raise NotExpressible("tiktoken's ids differ from the tokenizer's on special tokens used as control tokens.")
+    return enc
+
+_BULK = WeakKeyDictionary()   # tokenizer -> (its size then, encoding or None, why not)
+
+def bulk_encoding(tokenizer) -> tuple[object, str]:
+    "(the checked tiktoken `Encoding` of `tokenizer`, '') or (None, why tiktoken cannot run it); built once per tokenizer."
+    hit = _BULK.get(tokenizer)
+    if hit is None or hit[0] != len(tokenizer):   # built again if tokens were added since
+        try: hit = (len(tokenizer), tiktoken_encoding(tokenizer), '')
+        except NotExpressible as e: hit = (len(tokenizer), None, str(e))
+        _BULK[tokenizer] = hit
+    return hit[1], hit[2]
