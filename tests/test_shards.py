@@ -119,8 +119,26 @@ def test_shard_needs_one_stage_that_has_the_hooks(tmp_path):
                                     text=True, timeout=300)
     p = run('--shard', '0/2')
     assert p.returncode == 2 and 'name it with --only' in p.stderr, p.stderr
-    p = run('--only', 'dedup', '--shard', '0/2')
-    assert p.returncode == 1 and "'dedup' cannot run in parts" in p.stderr and 'the stages that can: corpus' in p.stderr, p.stderr
+    p = run('--only', 'pretrain', '--shard', '0/2')
+    assert p.returncode == 1 and "'pretrain' cannot run in parts" in p.stderr and 'the stages that can: corpus, dedup' in p.stderr, p.stderr
     p = run('--only', 'corpus', '--shard', '2/2')
     assert p.returncode == 1 and '0 <= i < N' in p.stderr, p.stderr
     assert not (tmp_path/'runs').exists()   # nothing ran, nothing was written
+
+
+def test_dedup_in_parts_equals_one_job(book):
+    "Dedup's signature jobs split over two parts, then merged: the same kept files, instruction pairs, duplicates and ledgers as one job."
+    from wizardlearner.verify import data_digest
+    finish(start(book['one'], 'launch', 'dedup', '--preset', 'smoke'))
+    procs = [start(book['sh'], 'cook', '--preset', 'smoke', '--only', 'dedup', '--shard', f"{i}/2") for i in range(2)]
+    for p in procs: finish(p)
+    parts = book['sh']/'runs'/'smoke'/'dedup.parts'
+    jobs = [json.loads((parts/f"{i}-of-2"/'part.json').read_text())['jobs'] for i in range(2)]
+    assert jobs[0] and jobs[1] and not set(jobs[0]) & set(jobs[1])        # each node computed its own share of the jobs
+    out = finish(start(book['sh'], 'merge', 'dedup', '--preset', 'smoke'))
+    a, b = (json.loads((t/'runs'/'smoke'/'dedup'/'manifest.json').read_text()) for t in (book['one'], book['sh']))
+    assert [p['part'] for p in b['parts']] == [0, 1] and a['parts'] == []
+    for k in ('files', 'instructions', 'duplicates.jsonl.gz'):
+        da, db = (data_digest(t/'runs'/'smoke'/'dedup'/k) for t in (book['one'], book['sh']))
+        assert da == db, (k, da, db, out[-2000:])
+    assert a['ledgers'] == b['ledgers'] and a['summary']['files_kept'] == b['summary']['files_kept']

@@ -11,19 +11,19 @@ __all__ = ['QUALITY_VARIANTS', 'DedupConfig', 'keep_key', 'best_record', 'exact_
            'near_dedup', 'near_copy', 'exact_jaccard_pairs', 'pair_quality', 'plant_near_copies', 'ShardTexts',
            'dedup_quality', 'repo_documents', 'token_counts', 'dedup_levels', 'scan_corpus', 'exact_dedup_scan',
            'signature_jobs', 'write_kept', 'dedup_files', 'mine_pairs', 'near_examples', 'cluster_figure',
-           'dedup_summary', 'levels_sample', 'shard_card', 'run']
+           'dedup_summary', 'levels_sample', 'shard_card', 'run', 'run_part', 'merge_parts']
 
 # %% ../nbs/02_dedup.ipynb #b6bdf695
-import difflib, hashlib, itertools, math, pickle, random, re, shutil, tempfile, time
+import difflib, hashlib, itertools, json, math, os, pickle, random, re, shutil, socket, tempfile, time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 import numpy as np
-from .core import (Ledger, Preset, cached_benchmark, config_hash, get_settings, manifest_path, save_figure, write_jsonl,
+from .core import (Ledger, Preset, cached_benchmark, chapter_fingerprint, config_hash, get_preset, get_settings, stage_config, with_overrides, manifest_path, save_figure, write_jsonl,
                                 write_manifest)
-from .store import ShardWriter, arrow_schema, free_memory_to_os, iter_rows, take_rows, write_shard_card
-from .stages import stage_setup, CorpusOutputs, DedupOutputs
+from .store import ShardWriter, arrow_schema, atomic_write_text, free_memory_to_os, iter_rows, take_rows, write_shard_card
+from .stages import CorpusOutputs, DedupOutputs, check_parts, part_name, parts_dir, ready_parts, replace_folder, stage_setup
 from .parallel import parallel_map
 from .verify import data_digest
 from .instructions import PAIR_TYPES, iter_instruction_pairs
@@ -409,8 +409,8 @@ def exact_dedup_scan(scan:dict, ledger:Ledger|None=None) -> tuple[list[int], lis
     return sorted(kept, key=ids.__getitem__), dropped
 
 # %% ../nbs/02_dedup.ipynb #72d98174
-def signature_jobs(folder, positions:list[int], cfg:DedupConfig, out_dir:Path|str, workers:int=1) -> list[Path]:
-    "Signature shards of the corpus rows `positions` (near-dedup row i is `positions[i]`): jobs of contiguous rows, each reading only its own, on `workers` processes."
+def signature_jobs(folder, positions:list[int], cfg:DedupConfig, out_dir:Path|str, workers:int=1, part:int=0, parts:int=1) -> list[Path]:
+    "Signature shards of the corpus rows `positions` (near-dedup row i is `positions[i]`): jobs of contiguous rows, each reading only its own, on `workers` processes; with `parts`, only the jobs j with j % parts == part (one node's share)."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     order = sorted(range(len(positions)), key=positions.__getitem__)   # corpus order: a job reads neighbouring row groups
     bounds = shard_bounds(len(order), max(cfg.shards, math.ceil(len(order) / cfg.job_rows)))
@@ -420,7 +420,8 @@ def signature_jobs(folder, positions:list[int], cfg:DedupConfig, out_dir:Path|st
         sigs, ntok = signature_shard([r['content'] for r in take_rows(folder, [positions[k] for k in idx], ['content'])], cfg.num_perm, cfg.seed, cfg.ngram, cfg.scheme)
         np.savez(path, index=np.array(idx, dtype=np.int64), total=len(positions), sigs=sigs, n_tokens=ntok, num_perm=cfg.num_perm, seed=cfg.seed, ngram=cfg.ngram, scheme=cfg.scheme)
         return path
-    return fork_map(job, len(bounds), workers)
+    mine = [j for j in range(len(bounds)) if j % parts == part]
+    return fork_map(lambda k: job(mine[k]), len(mine), workers)
 
 # %% ../nbs/02_dedup.ipynb #d7e2d6b1
 def _spill_buckets(order:list[int], nbytes:list[int], limit:float) -> dict[int, int]:
@@ -456,14 +457,17 @@ def _load_or_none(f):
     except EOFError: return None
 
 # %% ../nbs/02_dedup.ipynb #a2607147
-def dedup_files(folder, cfg:DedupConfig, out_dir:Path, workers:int, ledger:Ledger) -> tuple[dict, dict, list, list, dict, list[int], dict]:
-    "Exact then near dedup of the corpus shards `folder`, streaming; writes `files/` and duplicates.jsonl.gz. Returns the scan, kept `{row: (cluster id, size)}`, exact and near drops, near stats, the near-dedup input rows, timings."
+def dedup_files(folder, cfg:DedupConfig, out_dir:Path, workers:int, ledger:Ledger, parts:list[dict]=()) -> tuple[dict, dict, list, list, dict, list[int], dict]:
+    "Exact then near dedup of the corpus shards `folder`, streaming; writes `files/` and duplicates.jsonl.gz (signatures from the finished `parts`, if given). Returns the scan, kept `{row: (cluster id, size)}`, exact and near drops, near stats, the near-dedup input rows, timings."
     t0 = time.time()
     scan = scan_corpus(folder, cfg.keep_rule); ledger.add_in(len(scan['ids']))
     near_pos, exact_dropped = exact_dedup_scan(scan, ledger)
     t_exact = time.time() - t0
     shutil.rmtree(out_dir/'signatures', ignore_errors=True)
-    paths = signature_jobs(folder, near_pos, cfg, out_dir/'signatures', workers)
+    if parts:   # the nodes computed them (`run_part`): gathered here, checked to cover every row exactly once below
+        (out_dir/'signatures').mkdir(parents=True)
+        paths = [Path(shutil.copy2(f, out_dir/'signatures'/f.name)) for p in parts for f in sorted(Path(p['dir'], 'signatures').glob('*.npz'))]
+    else: paths = signature_jobs(folder, near_pos, cfg, out_dir/'signatures', workers)
     sigs, ntok = read_signature_shards(paths)
     t_sig = time.time() - t0 - t_exact
     load = lambda idx: [r['content'] for r in take_rows(folder, [near_pos[i] for i in idx], ['content'])]
@@ -553,13 +557,15 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, corpus:CorpusOut
     "Chapter 02: exact and near dedup of chapter 01's shards, the instruction pairs of what is left, and the measurements; writes the manifest."
     from wizardlearner.dedup_bench import speed_benchmarks  # the benchmark module imports this one
     t0 = time.time()
-    P, cfg, log, out = stage_setup(preset, overrides, DedupConfig, 'dedup')
+    P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
+    parts = ready_parts(P, 'dedup')   # `--shard i/N` computed the signatures on every node with this config (checked before the
+    P, cfg, log, out = stage_setup(P, None, DedupConfig, 'dedup')   # last run is marked stale: a missing part stops here)
     free_memory_to_os()   # here and between passes: what a pass freed goes back to the OS, so the next starts flat
     corpus = corpus or CorpusOutputs.load(P)
     if not Path(corpus.files).is_dir():
         raise FileNotFoundError(f"{corpus.files} is not a folder of Parquet shards: it was made by an older chapter 01; rerun it (wizardlearner launch corpus).")
     ledger, workers = Ledger('files'), get_settings().workers  # settings.ini num_proc (0: all cores)
-    scan, kept, exact_dropped, near_dropped, near_stats, near_pos, t = dedup_files(corpus.files, cfg, out, workers, ledger)
+    scan, kept, exact_dropped, near_dropped, near_stats, near_pos, t = dedup_files(corpus.files, cfg, out, workers, ledger, parts)
     n_in = len(scan['ids']); free_memory_to_os()
     log.info(f"{n_in:,} files -> {len(near_pos):,} after exact ({t['exact']:.1f} s) -> {len(kept):,} after near dedup "
              f"({t['near']:.1f} s, {near_stats['shards']} signature jobs; written in {t['write']:.1f} s)")
@@ -596,5 +602,29 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, corpus:CorpusOut
                           'levels_sample': dict(files=len(lv_rows), of=n_in), 'workers': workers,
                           'examples': examples, 'pairs_with_doctest': n_doctest,
                           'near_dropped_below_threshold': sum(d['jaccard'] < cfg.threshold for d in near_dropped),
-                          'timings_s': {k: round(t[k], 2) for k in ('exact', 'near', 'write', 'mine', 'quality', 'benchmark', 'levels')}})
+                          'timings_s': {k: round(t[k], 2) for k in ('exact', 'near', 'write', 'mine', 'quality', 'benchmark', 'levels')},
+                          'parts': [{k: p[k] for k in ('part', 'parts', 'jobs', 'seconds', 'host', 'finished')} for p in parts]})
     return o
+
+# %% ../nbs/02_dedup.ipynb #f40fadda
+def run_part(preset:str|Preset='smoke', overrides:dict|None=None, part:int=0, parts:int=1) -> Path:
+    "Part `part` of `parts` of the dedup stage for one node: its share of the signature jobs, written whole into `<runs>/<preset>/dedup.parts/<part>-of-<parts>/`."
+    t0, name = time.time(), part_name(part, parts)
+    P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
+    cfg, corpus = stage_config(DedupConfig, P, 'dedup'), CorpusOutputs.load(P)
+    root = parts_dir(P, 'dedup'); root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob(f".{name}.*.tmp"): shutil.rmtree(old, ignore_errors=True)   # left by a killed run of this part
+    tmp = root/f".{name}.{os.getpid()}.tmp"; tmp.mkdir()
+    near_pos, _ = exact_dedup_scan(scan_corpus(corpus.files, cfg.keep_rule), Ledger('files'))
+    paths = signature_jobs(corpus.files, near_pos, cfg, tmp/'signatures', get_settings().workers, part, parts)
+    info = dict(stage='dedup', part=part, parts=parts, fingerprint=chapter_fingerprint(P, 'dedup'), seed=P.seed,
+                jobs=[p.name for p in paths], rows=len(near_pos), seconds=round(time.time() - t0, 1), host=socket.gethostname(),
+                finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    atomic_write_text(tmp/'part.json', json.dumps(info, indent=1))   # last: a part without it is unfinished
+    return replace_folder(tmp, root/name)
+
+def merge_parts(preset:str|Preset='smoke', overrides:dict|None=None, parts:int|None=None) -> DedupOutputs:
+    "Finish a sharded dedup run: the chapter's `run`, which takes the parts' signatures instead of computing them; a `PartsError` first if some are missing or made otherwise."
+    P = with_overrides(preset, overrides) if isinstance(preset, Preset) else get_preset(preset, overrides)
+    check_parts(P, 'dedup', parts)
+    return run(P)
