@@ -520,18 +520,20 @@ def evaluate(model, batches:Iterable, loss_fn:Callable=causal_lm_loss, max_batch
 def causal_lm_nll(model, batch:dict) -> tuple[torch.Tensor, torch.Tensor]:
     "Summed next-token negative log-likelihood over labels != -100, and how many targets it sums (perplexity adds sums over batches)."
     ids, mask = batch['input_ids'], batch.get('attention_mask')
-    tgt = batch.get('labels', ids)[:, 1:]
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=-100, reduction='sum')
+    # shift the labels, not the logits: position t predicts token t+1 and the last position predicts nothing (-100).
+    # Slicing the logits instead copies the largest tensor of the step (batch x seq x vocab), forward and backward.
+    tgt = F.pad(batch.get('labels', ids)[:, 1:], (0, 1), value=-100)
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    nll = F.cross_entropy(logits.flatten(0, 1).float(), tgt.flatten(), ignore_index=-100, reduction='sum')
     return nll, (tgt != -100).sum()
 
 def _target_nll_bytes(model, batch:dict, token_bytes:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-target NLL (nats) of the scored targets (labels != -100) and the UTF-8 bytes each stands for (0: a special token)."
     ids, mask = batch['input_ids'], batch.get('attention_mask')
-    tgt = batch.get('labels', ids)[:, 1:].reshape(-1)
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    tgt = F.pad(batch.get('labels', ids)[:, 1:], (0, 1), value=-100).flatten()   # as causal_lm_nll: shift the labels
+    logits = model(input_ids=ids, attention_mask=mask).logits
     keep = tgt != -100
-    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float()[keep], tgt[keep], reduction='none')
+    nll = F.cross_entropy(logits.flatten(0, 1)[keep].float(), tgt[keep], reduction='none')
     return nll, token_bytes.to(tgt.device)[tgt[keep]]
 
 def token_byte_lengths(tokenizer) -> torch.Tensor:
