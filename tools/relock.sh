@@ -3,7 +3,8 @@
 # machine's Python, with the CPU build of PyTorch, and pin every package to its version and sha256.
 #   bash setup.sh --relock        (then rerun `bash setup.sh`, re-cook the smoke reports and commit all three:
 #                                  a new package set is a new smoke corpus, hence new numbers everywhere)
-# The hashes come from pip's installation report (the files pip would install here); torch's is the CPU wheel's
+# pip, setuptools and wheel are pinned too (--all): the local source reads every installed distribution, so they are
+# part of the smoke corpus. The hashes come from pip's installation report (the files pip would install here); torch's is the CPU wheel's
 # (set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu on a machine whose pip does not already find it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 echo "relock: resolving in a scratch venv (torch==$TV CPU build, then .[dev])"
 pip install -q "torch==$TV" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 pip install -q ".[dev]"
-pip freeze --exclude-editable | grep -v '^wizardlearner' > "$tmp/pins.txt"
+pip freeze --all --exclude-editable | grep -v '^wizardlearner' > "$tmp/pins.txt"
 pip install -q --dry-run --ignore-installed --no-deps --report "$tmp/report.json" -r "$tmp/pins.txt" \
     ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} 2>/dev/null
 python - "$tmp/report.json" > requirements.lock <<'PYEOF'

@@ -135,7 +135,9 @@ def local_repositories(exclude:Iterable[str]=('wizardlearner',)) -> list[dict]:
         name = dist.metadata['Name']
         if not name or name.lower() in seen or name.lower() in exclude: continue
         seen.add(name.lower())
-        files = [(str(f), str(dist.locate_file(f))) for f in (dist.files or [])]
+        # install metadata (`*.dist-info/`: RECORD, INSTALLER, REQUESTED, ...) is not code, and differs with how pip was
+        # called (`REQUESTED` exists only for packages asked for by name): left out, so the same lock lists the same files
+        files = [(str(f), str(dist.locate_file(f))) for f in (dist.files or []) if not f.parts[0].endswith(('.dist-info', '.egg-info'))]
         repos.append(dict(repo=name, license=_license_of(dist.metadata), version=dist.version, files=sorted(files)))
     return repos
 
