@@ -321,7 +321,8 @@ for f in glob.glob('/proc/*/cmdline') + glob.glob('/proc/*/environ'):
     except OSError: pass
 for d in ('/tmp', '/dev/shm', os.environ.get('HOME', '/tmp')):
     for root, dirs, names in os.walk(d):
-        if root.startswith((sys.prefix, sys.base_prefix)): dirs[:] = []; continue   # the interpreter, bound in (a venv under /tmp)
+        if root.startswith((sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(sys.executable)))):   # the interpreter,
+            dirs[:] = []; continue                     # bound in (a venv under /tmp; without site, sys.prefix is the base's)
         for n in names:
             try: seen.append(open(os.path.join(root, n), 'rb').read(1 << 20))
             except OSError: pass
