@@ -404,7 +404,8 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None) -> CorpusOutputs:
                save_figure(languages_figure(stats, P.name), P, 'corpus', 'languages')]
     bench = cached_benchmark(P, 'corpus-filter', lambda: filter_benchmark(sample, cfg, index, workers=(1, 2)),   # reused while
                              modules=['corpus', 'filters', 'pii', 'decontamination', 'parallel'],   # this code, these files and
-                             inputs=records_digest(sample), settings=config_hash(cfg))                # settings are unchanged
+                             inputs=[records_digest(sample, f) for f in ('raw', 'content')],   # settings are unchanged
+                             settings=config_hash(cfg))   # (local files carry bytes in `raw`, hub rows text in `content`)
     card = write_corpus_card(P, cfg, ledger, stats, funnel, langs, bench)
     write_shard_card(out/'files', 'train', card.read_text())
     o = CorpusOutputs(manifest_path(P, 'corpus'), files=out/'files', decontaminated=out/'decontaminated.json',
