@@ -25,10 +25,46 @@ PRESETS: dict[str, Preset] = {
                       optim=dict(batch_size=8, grad_accum=1),
                       val_blocks=512),   # held-out loss on a seeded sample of 512 of the ~1,200 held-out blocks: within 0.003 of all of them, 40% of the time
         anneal=dict(decay_steps=30,    # the decay continues the stable run: its batch and optimizer (pretrain.optim)
-                    val_blocks=512),
+                    seeds=2,           # the fewest that give a spread; cpu runs 3
+                    grid={'shape': ('exp',), 'data': ('original',)},   # the grid's code path at 3 arms (+ the probe); cpu runs all of it
+                    probe_data='hq', val_blocks=128, curve_points=3, curve_blocks=16, sft_probe_steps=10),
         sft=dict(stage1_steps=40, stage2_steps=30, optim=dict(batch_size=8)),
         dpo=dict(max_pairs=24, steps=16, optim=dict(batch_size=4)),
         eval=dict(max_problems=164, max_new_tokens=64, batch_size=32, ppl_max_tokens=12_500)),
+    'cpu': Preset('cpu', 'The showcase on a 2-core CPU in about an hour, fp32 (no bf16 needed): the smoke model shape trained '
+                  '15x longer until it has learned (held-out bits per byte), then the full annealing grid with 3 seeds per arm.', seed=0,
+        # sized by measurement (benchmarks: 2-core AMD EPYC Zen 4, fp32): the 1.31M-parameter smoke shape trains at ~8.5k tokens/s,
+        # a 2.4M one at ~5.2k; at a fixed hour a 1.3M model sees more tokens per parameter, so it stays. The hour splits into
+        # ~4 min of data chapters, ~8 min of pretraining and ~3.5x that for the annealing grid (11 arms x 3 seeds, decays of 5-20%)
+        corpus=dict(source='local', max_files=4000, max_files_per_repo=400),   # twice smoke's files: ~17M tokens to draw the
+                                                  # stable run, the decay's unseen original blocks and the probe's data from
+        dedup=dict(num_perm=128),                 # as smoke (refs: recall 0.96-0.98 at 128)
+        annotator=dict(embedder='all-MiniLM-L6-v2', max_files=1000),   # a ranked pool 4x the HQ tokens the 1x arm needs
+        pretrain=dict(vocab_size=4096, seq_len=256,  # smoke's tokenizer and context
+                      max_steps=1800,             # 1,800 x 2,048 = 3.7M tokens (~2.8 per parameter): ~8 min here
+                      warmup_steps=90,            # 5% (as tiny)
+                      peak_lr=3e-3, min_lr=1e-4,  # smoke's (stable at this width); min = peak / 30 (OpenCoder's ratio)
+                      tokenizer_max_files=2000,
+                      model=dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4,   # the smoke shape (1.31M)
+                                 num_attention_heads=4, num_key_value_heads=2),
+                      optim=dict(batch_size=8, grad_accum=1),
+                      val_blocks=512),            # as smoke
+        anneal=dict(decay_steps=180,              # 10% of the stable run (MiniCPM: ~10% suffices)
+                    shape='linear',               # the base arm: linear to min_lr (Bergsma et al. 2025), continuing the stable LR,
+                    data='original+hq+sft',       # ... on original + HQ + instruction data (the founding claim)
+                    hq_repeats=4,                 # ... with the HQ set repeated 4x (Arctic-SnowCoder's best)
+                    seeds=3,                      # the issue's minimum: mean and spread per arm
+                    grid={'shape': ('cosine', '1-sqrt', 'exp'),        # MiniCPM / Hagele et al. 2024
+                          'decay_steps': (90, 360),                   # 5% and 20% of the run
+                          'data': ('original', 'original+hq'),        # the decay-data arms
+                          'rewarm_steps': (18,),                      # Arctic: re-warmup (10% of the decay) then linear decay
+                          'hq_repeats': (1,)},                        # Arctic: 1x vs 4x
+                    probe_data='hq', probe_share=0.3,  # Llama 3.1's annealing probe: 30% of the candidate set
+                    val_blocks=256, curve_points=6, curve_blocks=64,  # held-out per source; 6 points of the curve, 64 each
+                    sft_probe_steps=60),          # the same short SFT from each decay-data arm
+        sft=dict(stage1_steps=150, stage2_steps=60, optim=dict(batch_size=8)),   # ~4x smoke's
+        dpo=dict(max_pairs=48, steps=30, optim=dict(batch_size=4)),
+        eval=dict(max_problems=164, max_new_tokens=128, batch_size=32, ppl_max_tokens=50_000)),
     # Every field of the GPU presets comes from a paper or a stated rule (issue 11). The rules used below:
     #  [batch] global batch = optim.batch_size x grad_accum x data-parallel processes (PRESET_GPUS); 500m and 1b train at
     #          Arctic-SnowCoder-1.3B's 512 x 8192 = 4.19M tokens per step; micro-batches fit 80 GB per GPU without activation
@@ -61,6 +97,7 @@ PRESETS: dict[str, Preset] = {
                       optim=dict(batch_size=32, grad_accum=4)),  # 128 x 1024 = 131k tokens per step: GPT-3's smallest (125M)
                                                       # used 0.5M; a 4x smaller model, 1/4 of it (fits a 24 GB GPU)
         anneal=dict(decay_steps=440,                  # [decay] 11% of 4000
+                    shape='linear', grid={'shape': ('1-sqrt', 'exp')},   # three shapes, one seed (an hour of GPU)
                     mix_original=0.84, mix_hq=0.13, mix_instructions=0.03),  # OpenCoder's annealing mix: 84% original,
                                                       # 12.4% algorithmic + 0.9% textbooks (HQ), 2.7% tested synthetic
         sft=dict(stage1_steps=560, stage2_steps=170,  # OpenCoder's epochs (1 of stage 1, 3 of stage 2) over the ~36k / ~3.6k
@@ -107,7 +144,7 @@ PRESETS: dict[str, Preset] = {
                                  num_attention_heads=20, num_key_value_heads=5),  # head dim 64; GQA 4:1 (Llama 3 8B: 32/8)
                       optim=dict(batch_size=4, grad_accum=32)),  # [batch] 4 x 32 x 8 GPUs = 1024 x 4096 = 4.19M tokens
         anneal=dict(decay_steps=6_340,                # [decay] 11% of 57.6k
-                    strategies=('1-sqrt',),           # one decay (Hagele et al. 2024: 1-sqrt beats linear and cosine); tiny compares
+                    shape='1-sqrt', grid={},          # one decay (Hagele et al. 2024: 1-sqrt beats linear and cosine); tiny compares
                     mix_original=0.84, mix_hq=0.13, mix_instructions=0.03),  # OpenCoder's annealing mix (as tiny)
         sft=dict(stage1_steps=8_200, stage2_steps=2_200,  # OpenCoder's examples seen at 512 per step: 4.2M x 1 epoch, 375K x 3
                  stage1_lr=3.5e-5, stage2_lr=8.8e-5,  # [lr] OpenCoder 2e-5 / 5e-5 x 2240/1280
@@ -152,7 +189,7 @@ PRESETS: dict[str, Preset] = {
                                  num_hidden_layers=18),                     # ours: 18 of Arctic's 24 layers, 1.06B parameters
                       optim=dict(batch_size=2, grad_accum=32)),  # [batch] 2 x 32 x 8 GPUs = 512 x 8192 = 4.19M tokens (Arctic)
         anneal=dict(decay_steps=13_100,               # Arctic phases 2 + 3: 55B tokens / 4.19M
-                    strategies=('linear',),           # Arctic phase 2: linear decay (to 0; Bergsma et al. 2025: linear to ~0 is best)
+                    shape='linear', grid={},          # Arctic phase 2: linear decay (to 0; Bergsma et al. 2025: linear to ~0 is best)
                     mix_original=0.05, mix_hq=0.91, mix_instructions=0.04),  # of 55B: 50B HQ (4 x 12.5B), ~2B synthetic
                                                       # (instruction pairs stand in), ~3B of the rest of phase 3 (original)
         sft=dict(stage1_steps=8_200, stage2_steps=2_200,  # as 500m (OpenCoder's examples seen)
@@ -167,5 +204,5 @@ PRESETS: dict[str, Preset] = {
 }
 
 # %% ../nbs/00f_presets.ipynb #c0a2f1e7
-PRESET_GPUS: dict[str, int] = {'smoke': 1, 'tiny': 1, '500m': 8, '1b': 8}  # data-parallel processes a preset's global batch
+PRESET_GPUS: dict[str, int] = {'smoke': 1, 'cpu': 1, 'tiny': 1, '500m': 8, '1b': 8}  # data-parallel processes a preset's global batch
 # (optim.batch_size x grad_accum x processes) is sized for: one 8-GPU node for 500m and 1b; on N processes, scale grad_accum by 8/N

@@ -372,10 +372,12 @@ def _on_main(acc, fn):
 
 # %% ../nbs/04c_trainer.ipynb #57f2f734
 def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *, params=None, desc:str='train',
-          resume:bool=True, init_from=None) -> TrainResult:
+          resume:bool=True, init_from=None, on_step:Callable|None=None) -> TrainResult:
     "Train `model` in place on `batches` with `loss_fn(model, batch) -> (loss, metrics, n_tokens)`; resumable."
     # init_from: the state of another run to start from, a `state-<step>` folder or a train folder (weights and AdamW
     #            moments; step and data position start at 0), e.g. the decay phase continuing the stable phase of WSD
+    # on_step:   `on_step(step, model) -> dict | None` after each optimizer step (every process calls it); the numbers it
+    #            returns join that step's row of metrics.csv (e.g. held-out losses every k steps: dynamics, not end points)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, log = out_dir/'metrics.csv', get_logger(desc)
     acc = _make_accelerator(cfg)
@@ -466,6 +468,7 @@ def train(model, batches:Iterable, loss_fn:Callable, cfg:TrainConfig, out_dir, *
                    mfu=mfu, wall_s=round(wall_prev + time.perf_counter() - t_start, 3), **mets)
         if not math.isfinite(row['loss']):
             raise FloatingPointError(f"{desc}: loss is {row['loss']} at step {step} (lr {lr:.3g}); lower the LR or check the data.")
+        if on_step is not None: row.update(on_step(step, unwrapped) or {})
         history.append(row)
         if is_main_process():
             _append_history(csv_path, row)
