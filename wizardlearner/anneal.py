@@ -8,7 +8,7 @@ Docs: https://wizardlearner.github.io/wizardlearner/anneal.html.md"""
 # %% ../nbs/05_anneal.ipynb #416c0f30
 from __future__ import annotations
 import os, random, time
-from dataclasses import dataclass, asdict, replace
+from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
 import torch
@@ -23,22 +23,41 @@ from .trainer import (DECAY_SHAPES, OptimConfig, ScheduleConfig, train_config, c
 from .store import iter_rows
 
 # %% auto #0
-__all__ = ['AnnealConfig', 'decay_schedule', 'mix_blocks', 'BlockSubset', 'unseen_blocks', 'sample_tokenize', 'curated_sources',
-           'StableStart', 'stable_start', 'original_blocks', 'annealing_mix', 'decay_strategy', 'strategies_figure',
-           'run']
+__all__ = ['DATA_MIXES', 'GRID_FIELDS', 'AnnealConfig', 'decay_schedule', 'mix_blocks', 'BlockSubset', 'unseen_blocks',
+           'sample_tokenize', 'curated_sources', 'StableStart', 'stable_start', 'original_blocks', 'annealing_mix',
+           'decay_strategy', 'strategies_figure', 'run']
 
 # %% ../nbs/05_anneal.ipynb #c280d909
+DATA_MIXES = ('original', 'original+hq', 'original+hq+sft')   # the decay-data arms; 'probe:<source>' is the probe's mix
+GRID_FIELDS = ('shape', 'decay_steps', 'data', 'rewarm_steps', 'hq_repeats')   # what one arm of the grid may change
+
 @dataclass
 class AnnealConfig:
-    "The decay phase: steps, decay shapes to compare, and the data mix."
+    "The decay phase: its base arm, the grid of arms around it (one field changed each), seeds, the probe, the held-out sources."
+    # the base arm: its first seed's checkpoint is what chapter 06 fine-tunes
     decay_steps: int = 50             # optimizer steps of the decay (MiniCPM: ~10% of training suffices, 2.5% does not)
-    strategies: tuple = ('linear', '1-sqrt', 'exp')  # decay shapes run (Hagele et al.: 1-sqrt best; MiniCPM/OpenCoder: exp)
+    shape: str = 'linear'             # decay shape (Bergsma et al. 2025: linear to ~0; Hagele et al. 2024: 1-sqrt; MiniCPM: exp)
+    data: str = 'original+hq+sft'     # the decay's data: one of DATA_MIXES, or 'probe:hq' / 'probe:instructions'
+    rewarm_steps: int = 0             # 0: continue from the stable LR; n: warm up again from 0 over n steps (Arctic-SnowCoder)
+    hq_repeats: int | None = None     # epochs over the HQ tokens the decay draws (None: the annotator's `repeats`, else 1);
+                                      # the top-ranked files that fill 1/repeats of the HQ share, each seen `repeats` times
     mix_original: float = 0.7         # token share of the original distribution (OpenCoder's annealing: ~84%)
     mix_hq: float = 0.2               # ... of the annotator's high-quality files (OpenCoder: ~12.4% algorithmic + ~0.9% textbooks)
     mix_instructions: float = 0.1     # ... of ChatML instruction pairs (OpenCoder: ~2.7% tested synthetic; MiniCPM: SFT data)
     peak_lr: float | None = None      # LR the decay starts from (None: the stable phase's peak_lr)
     min_lr: float | None = None       # LR it ends at (None: pretrain's min_lr, 1/30 of peak as OpenCoder's 3e-4 -> 1e-5)
-    val_blocks: int | None = 2048     # held-out blocks scored: all of them, or a seeded random sample of this many if more
+    # the experiment
+    seeds: int = 1                    # runs per arm (seed, seed + 1, ...: the mix's sample and order); mean and spread from them
+    grid: dict = field(default_factory=dict)  # {field of GRID_FIELDS: (other values, ...)}: one arm per value, the rest as the base
+    probe_data: str | None = None     # annealing as a probe (Llama 3.1): 'hq' or 'instructions' at `probe_share`, against 'original'
+    probe_share: float = 0.3          # Llama 3.1: 30% of the probe anneal is the candidate data set
+    sft_probe_steps: int = 0          # > 0: the same short SFT from each decay-data arm, every seed (steps to a target loss)
+    sft_probe_lr: float = 1e-3        # its peak LR (chapter 06's stage-1 LR at this scale), cosine with 10% warmup
+    # what the decay is measured on: held-out original files, HQ-ranked held-out files, instruction answers, HumanEval solutions
+    val_blocks: int | None = 256      # blocks (or pairs, problems) scored per source at the end of a run (None: all)
+    curve_points: int = 6             # held-out losses during each decay, first seed (dynamics, not only end points)
+    curve_blocks: int = 64            # ... on the first this-many of each source (cheaper than the end point's)
+    hq_val_share: float = 1/3         # the held-out HQ source: this top share (by annotator score) of the scored held-out files
     optim: OptimConfig | None = None  # batch, accumulation, weight decay, clipping; None: the stable phase's (pretrain.optim),
                                       # since the decay continues that run (WSD: only the learning rate changes)
 
