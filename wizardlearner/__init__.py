@@ -2,7 +2,7 @@
 
 Modules:
 
-- `wizardlearner.anneal`: The decay phase of the WSD schedule, run from the stable checkpoint once per decay shape on a mix of the original distribution, the annotator's high-quality files and ChatML instruction data; the best by held-out loss goes on.
+- `wizardlearner.anneal`: The decay phase of the WSD schedule as an experiment: a grid of decay shapes, lengths, data mixes, re-warmup and repetition from one stable checkpoint, several seeds each, measured on four held-out sources through the decay, with the SFT that follows and Llama 3.1's annealing probe.
 - `wizardlearner.decontamination`: Benchmark problems kept out of the training files, as OpenCoder does: a file is dropped when it holds most of one problem's 10-grams, or defines a benchmark's entry point with the same parameters and much of its solution.
 - `wizardlearner.filters`: OpenCoder's file-level cleaning: decode the bytes, strip the license header, then ~50 named heuristic rules with the thresholds of its released configuration, the first failing rule being the reason a file is dropped.
 - `wizardlearner.instructions`: Documented top-level Python functions mined as instruction pairs (docstring and signature as the instruction, the function as the response), with their doctests and imports, for the annotator, annealing, SFT and DPO.

@@ -1,5 +1,6 @@
-"""The decay phase of the WSD schedule, run from the stable checkpoint once per decay shape on a mix of the original
-distribution, the annotator's high-quality files and ChatML instruction data; the best by held-out loss goes on.
+"""The decay phase of the WSD schedule as an experiment: a grid of decay shapes, lengths, data mixes, re-warmup and
+repetition from one stable checkpoint, several seeds each, measured on four held-out sources through the decay,
+with the SFT that follows and Llama 3.1's annealing probe.
 
 Docs: https://wizardlearner.github.io/wizardlearner/anneal.html.md"""
 
@@ -7,25 +8,28 @@ Docs: https://wizardlearner.github.io/wizardlearner/anneal.html.md"""
 
 # %% ../nbs/05_anneal.ipynb #416c0f30
 from __future__ import annotations
-import os, random, time
+import math, os, random, time
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
 import torch
-from .core import (Ledger, Preset, manifest_path, read_jsonl, resume_key, run_provenance, save_figure,
+from .core import (Ledger, Preset, load_humaneval, manifest_path, read_jsonl, resume_key, run_provenance, save_figure,
                                 write_manifest)
 from .stages import stage_setup, AnnealOutputs, AnnotatorOutputs, DedupOutputs, PretrainOutputs
-from .packing import (BlockBatches, eval_batches, eval_sample, load_blocks, order_documents, pack_documents,
-                                   tokenize_documents)
-from .tokenizer import render_chat, special_token_texts
-from .trainer import (DECAY_SHAPES, OptimConfig, ScheduleConfig, train_config, causal_lm_loss, checkpoint_config,
-                                   evaluate, load_checkpoint, prepare_run_dir, save_checkpoint, train)
+from .packing import (BlockBatches, EpochBatches, eval_batches, eval_sample, load_blocks, order_documents,
+                                   pack_documents, pad_collate, tokenize_documents)
+from .tokenizer import chat_example, render_chat, special_token_texts
+from .trainer import (DECAY_SHAPES, OptimConfig, ScheduleConfig, causal_lm_loss, checkpoint_config, evaluate,
+                                   load_checkpoint, prepare_run_dir, save_checkpoint, stage_schedule, train, train_config)
 from .store import iter_rows
 
 # %% auto #0
-__all__ = ['DATA_MIXES', 'GRID_FIELDS', 'AnnealConfig', 'decay_schedule', 'mix_blocks', 'BlockSubset', 'unseen_blocks',
-           'sample_tokenize', 'curated_sources', 'StableStart', 'stable_start', 'original_blocks', 'annealing_mix',
-           'decay_strategy', 'strategies_figure', 'run']
+__all__ = ['DATA_MIXES', 'GRID_FIELDS', 'SOURCES', 'AnnealConfig', 'grid_arms', 'data_ratios', 'decay_schedule', 'arm_schedule',
+           'mix_blocks', 'BlockSubset', 'unseen_blocks', 'ranked_files', 'take_tokens', 'instruction_sources',
+           'answer_example', 'heldout_sources', 'source_batches', 'score_sources', 'StableStart', 'stable_start',
+           'original_blocks', 'DecayData', 'arm_mix', 'curve_steps', 'run_arm', 'sft_probe', 'steps_to_target',
+           'arm_stats', 'difference', 'reference_arm', 'grid_figure', 'curves_figure', 'sft_figure', 'decay_data',
+           'run']
 
 # %% ../nbs/05_anneal.ipynb #c280d909
 DATA_MIXES = ('original', 'original+hq', 'original+hq+sft')   # the decay-data arms; 'probe:<source>' is the probe's mix
@@ -61,12 +65,48 @@ class AnnealConfig:
     optim: OptimConfig | None = None  # batch, accumulation, weight decay, clipping; None: the stable phase's (pretrain.optim),
                                       # since the decay continues that run (WSD: only the learning rate changes)
 
+# %% ../nbs/05_anneal.ipynb #836e0ba3
+def grid_arms(cfg:AnnealConfig) -> dict[str, dict]:
+    "The arms to run: 'base' (the config's own fields), one per value in `cfg.grid` (that field changed), the probe and its control."
+    base = {f: getattr(cfg, f) for f in GRID_FIELDS}
+    arms = {'base': base}
+    for f, values in (cfg.grid or {}).items():
+        if f not in GRID_FIELDS: raise ValueError(f"anneal.grid: {f!r} is not an arm field; vary one of {GRID_FIELDS}.")
+        if isinstance(values, (str, int, float)) or values is None: values = (values,)
+        for v in values:
+            if v != base[f]: arms[f"{f}={v}"] = {**base, f: v}
+    if cfg.probe_data:   # Llama 3.1: the same anneal with and without ~30% of the candidate set
+        arms.setdefault('data=original', {**base, 'data': 'original'})
+        arms[f"probe:{cfg.probe_data}"] = {**base, 'data': f"probe:{cfg.probe_data}"}
+    for name, a in arms.items():
+        data_ratios(a['data'], cfg)   # every arm's data names a known mix
+        if a['shape'] not in DECAY_SHAPES: raise ValueError(f"anneal arm {name}: unknown shape {a['shape']!r}; choose from {DECAY_SHAPES}.")
+        if not 0 <= a['rewarm_steps'] < a['decay_steps']:
+            raise ValueError(f"anneal arm {name}: rewarm_steps {a['rewarm_steps']} must be in [0, decay_steps {a['decay_steps']}).")
+    return arms
+
+def data_ratios(data:str, cfg:AnnealConfig) -> dict[str, float]:
+    "Token shares of the sources for the decay data `data`: a share left out goes to the original distribution."
+    if data == 'original+hq+sft': return {'original': cfg.mix_original, 'hq': cfg.mix_hq, 'instructions': cfg.mix_instructions}
+    if data == 'original+hq': return {'original': cfg.mix_original + cfg.mix_instructions, 'hq': cfg.mix_hq}
+    if data == 'original': return {'original': 1.0}
+    if data.startswith('probe:') and data[6:] in ('hq', 'instructions'):
+        return {'original': 1 - cfg.probe_share, data[6:]: cfg.probe_share}
+    raise ValueError(f"anneal data {data!r}: choose from {DATA_MIXES} or 'probe:hq' / 'probe:instructions'.")
+
 # %% ../nbs/05_anneal.ipynb #c613c68b
 def decay_schedule(shape:str, decay_steps:int, peak_lr:float, min_lr:float) -> ScheduleConfig:
     "The decay phase alone: from `peak_lr` (step 0 continues the stable phase) to `min_lr` over `decay_steps`."
     if shape not in DECAY_SHAPES: raise ValueError(f"Unknown decay strategy {shape!r}: choose from {DECAY_SHAPES}.")
     return ScheduleConfig(peak_lr=peak_lr, warmup_steps=0, stable_steps=0, decay_steps=decay_steps,
                           decay_shape=shape, min_lr=min_lr)
+
+# %% ../nbs/05_anneal.ipynb #7e30edb1
+def arm_schedule(arm:dict, peak_lr:float, min_lr:float) -> ScheduleConfig:
+    "An arm's LR: the decay from the stable LR, or (Arctic-SnowCoder) a re-warmup from 0 over `rewarm_steps`, then the decay."
+    if not arm['rewarm_steps']: return decay_schedule(arm['shape'], arm['decay_steps'], peak_lr, min_lr)
+    return ScheduleConfig(peak_lr=peak_lr, warmup_steps=arm['rewarm_steps'], stable_steps=0, warmup_start_lr=0.0,
+                          decay_steps=arm['decay_steps'] - arm['rewarm_steps'], decay_shape=arm['shape'], min_lr=min_lr)
 
 # %% ../nbs/05_anneal.ipynb #ec328d61
 def _shares(n_blocks:int, live:dict[str, float], cap:dict[str, float]) -> dict[str, float]:
@@ -123,51 +163,90 @@ def unseen_blocks(blocks, seen_idx, ledger:Ledger) -> BlockSubset:
     if seen.any(): ledger.drop('trained_on_in_stable_phase', int(seen.sum()))
     return BlockSubset(blocks, np.flatnonzero(~seen))
 
-# %% ../nbs/05_anneal.ipynb #d88e61cc
-def sample_tokenize(tokenizer, records:list[dict], budget:int|None, ledger:Ledger, seed:int=0, group:bool=True,
-                    chunk:int=256, literal:bool=True, escaped:list|None=None) -> list[list[int]]:
-    "Token ids of `records` taken in seeded random order until `budget` tokens (None: all), language-then-repo ordered."
-    recs = sorted(records, key=lambda r: str(r.get('id')))
-    random.Random(seed).shuffle(recs)
-    ledger.add_in(len(recs))
-    for r in recs:                                        # byte-level BPE: only an empty text has no tokens
-        if not r.get('content'): ledger.drop('no_tokens', example=r.get('id'))
-    recs, docs, n = [r for r in recs if r.get('content')], [], 0
-    for i in range(0, len(recs), chunk):                  # tokenize a chunk at a time, stop at the budget
-        part = recs[i:i + chunk]; toks = tokenize_documents(tokenizer, part, literal=literal, escaped=escaped)
-        if len(toks) < len(part):
-            raise ValueError(f"sample_tokenize: {len(part) - len(toks)} non-empty records gave no tokens; use a byte-level BPE.")
-        for r, ids in zip(part, toks):
-            if budget is not None and n >= budget: break
-            docs.append({'id': r.get('id'), 'repo': r.get('repo'), 'language': r.get('language'), 'ids': ids}); n += len(ids) + 1
-        if budget is not None and n >= budget: break
-    ledger.keep(len(docs))
-    if len(docs) < len(recs): ledger.drop('not_sampled', len(recs) - len(docs))
-    return [d['ids'] for d in (order_documents(docs, seed) if group else docs)]
+# %% ../nbs/05_anneal.ipynb #f8021fb9
+def ranked_files(annotator:AnnotatorOutputs, dedup:DedupOutputs, exclude:set, max_tokens:float|None=None) -> tuple[list[dict], list[dict], int]:
+    """(ranked, held out, scored): the annotator's scored files best first (its selected HQ set, then by score) without `exclude`,
+    with their texts, as far down as `max_tokens` needs; the scored files in `exclude` (held out); how many files were scored."""
+    scores = list(read_jsonl(annotator.scores))
+    hq_ids = {r['id'] for r in read_jsonl(annotator.hq)}
+    scores.sort(key=lambda r: (r['id'] not in hq_ids, -float(r['score']), str(r['id'])))
+    keep, n = [], 0
+    for r in scores:           # the prefix that covers `max_tokens` (annotator token counts, with a margin): texts only for those
+        if r['id'] in exclude: continue
+        if max_tokens is not None and n >= 1.5 * max_tokens: break
+        keep.append(r); n += int(r.get('n_tokens') or 0)
+    want = {r['id'] for r in keep} | {r['id'] for r in scores if r['id'] in exclude}
+    text = {r['id']: r for r in iter_rows(dedup.files, columns=['id', 'language', 'repo', 'content']) if r['id'] in want}
+    out = lambda rs: [{**text[r['id']], 'score': float(r['score'])} for r in rs if r['id'] in text]
+    return out(keep), out([r for r in scores if r['id'] in exclude]), len(scores)
 
-# %% ../nbs/05_anneal.ipynb #bfd34f08
-def curated_sources(tokenizer, hq:list[dict], instructions:list[dict], val_ids:set, seq_len:int, seed:int=0,
-                    token_budget:dict|None=None, escaped:list|None=None) -> tuple[dict[str, torch.Tensor], list[Ledger]]:
-    "Packed blocks of the high-quality files and the ChatML instructions (validation files removed), and their ledgers."
-    # token_budget: {'hq' | 'instructions': tokens to sample} (None or a missing source: all of it)
-    # escaped: ids of the HQ files whose special-token text was encoded as plain text are appended here
-    eos, budget = tokenizer.eos_token_id, token_budget or {}
-    led_hq, keep = Ledger('hq'), []
-    for r in hq:
-        if r['id'] in val_ids: led_hq.add_in(); led_hq.drop('held_out_for_validation', example=r['id'])
-        else: keep.append(r)
-    out = {'hq': pack_documents(sample_tokenize(tokenizer, keep, budget.get('hq'), led_hq, seed, escaped=escaped), seq_len, eos)}
-    led_ins, texts = Ledger('instructions'), []
+def take_tokens(docs:list[list[int]], tokens:int) -> list[list[int]]:
+    "The first documents of `docs` (best first) that hold at least `tokens` tokens (all of them if they hold fewer)."
+    out, n = [], 0
+    for d in docs:
+        if n >= tokens: break
+        out.append(d); n += len(d) + 1
+    return out
+
+# %% ../nbs/05_anneal.ipynb #aecd5f06
+def instruction_sources(tokenizer, instructions:list[dict], val_ids:set, seq_len:int, seed:int=0) -> tuple[torch.Tensor, list[dict], list[dict], Ledger]:
+    """The instruction pairs as (packed ChatML blocks for the decay, train pairs for the SFT probe, held-out pairs, ledger):
+    pairs mined from a held-out file are the held-out ones."""
+    led, texts, train, held = Ledger('instructions'), [], [], []
     for r in instructions:
-        if r.get('source_id') in val_ids: led_ins.add_in(); led_ins.drop('held_out_for_validation', example=r.get('id'))
-        elif not (r.get('instruction') or '').strip() or not (r.get('response') or '').strip():
-            led_ins.add_in(); led_ins.drop('empty_instruction_or_response', example=r.get('id'))
+        led.add_in()
+        if not (r.get('instruction') or '').strip() or not (r.get('response') or '').strip():
+            led.drop('empty_instruction_or_response', example=r.get('id'))
         elif special_token_texts(tokenizer, r['instruction']) or special_token_texts(tokenizer, r['response']):
-            led_ins.add_in(); led_ins.drop('special_token_in_text', example=r.get('id'))
-        else: texts.append({'id': r.get('id'), 'content': render_chat(tokenizer, r['instruction'], r['response'])})
-    out['instructions'] = pack_documents(sample_tokenize(tokenizer, texts, budget.get('instructions'), led_ins, seed, group=False,
-                                                         literal=False), seq_len, eos)   # the ChatML markup is control
-    return out, [led_hq, led_ins]
+            led.drop('special_token_in_text', example=r.get('id'))   # its text inside ChatML would forge control tokens
+        elif r.get('source_id') in val_ids: led.drop('held_out_for_validation', example=r.get('id')); held.append(r)
+        else: led.keep(); train.append(r); texts.append({'id': r.get('id'), 'content': render_chat(tokenizer, r['instruction'], r['response'])})
+    ids = tokenize_documents(tokenizer, texts, literal=False)   # the ChatML markup is control
+    order = random.Random(seed).sample(range(len(ids)), len(ids))
+    return pack_documents([ids[i] for i in order], seq_len, tokenizer.eos_token_id), train, held, led
+
+# %% ../nbs/05_anneal.ipynb #afe129e5
+SOURCES = ('original', 'hq', 'instructions', 'benchmark')   # what the decay is scored on, held out of every run
+
+def answer_example(tokenizer, prompt:str, answer:str, max_len:int) -> dict|None:
+    "`input_ids` / `labels` of a completion scored on the `answer` tokens only, the prompt cut from the left to fit `max_len`."
+    enc = lambda s: tokenizer(s, add_special_tokens=False, verbose=False)['input_ids'] if s else []
+    p, a = enc(prompt), enc(answer)
+    if not a or len(a) >= max_len: return None
+    p = p[-(max_len - len(a)):]
+    return dict(input_ids=p + a, labels=[-100] * len(p) + a)
+
+def heldout_sources(tokenizer, val_recs:list[dict], hq_val:list[dict], pairs:list[dict], problems:list[dict], cfg:AnnealConfig,
+                    seq_len:int, seed:int=0, escaped:list|None=None) -> dict[str, dict]:
+    "Each held-out source as {'items': blocks or examples, 'kind', 'what'}: original files, HQ-ranked files, instruction answers, HumanEval solutions."
+    eos, out = tokenizer.eos_token_id, {}
+    blocks = lambda recs: pack_documents(tokenize_documents(tokenizer, order_documents(recs, seed), escaped=escaped), seq_len, eos)
+    out['original'] = dict(items=eval_sample(blocks(val_recs), cfg.val_blocks, seed=seed), kind='blocks',
+                           what=f"{len(val_recs)} held-out files (chapter 04's split)")
+    top = sorted(hq_val, key=lambda r: -r['score'])[:max(1, math.ceil(cfg.hq_val_share * len(hq_val)))] if hq_val else []
+    if top: out['hq'] = dict(items=eval_sample(blocks(top), cfg.val_blocks, seed=seed), kind='blocks',
+                             what=f"the top {len(top)} of {len(hq_val)} scored held-out files by annotator score")
+    ex = [e for r in pairs if (e := chat_example(tokenizer, r['instruction'], r['response'], max_len=seq_len))]
+    if ex: out['instructions'] = dict(items=_sample(ex, cfg.val_blocks, seed), kind='examples',
+                                      what=f"answers of {len(ex)} instruction pairs mined from held-out files")
+    ex = [e for p in problems if (e := answer_example(tokenizer, p['prompt'], p['canonical_solution'], seq_len))]
+    if ex: out['benchmark'] = dict(items=_sample(ex, cfg.val_blocks, seed), kind='examples',
+                                   what=f"canonical solutions of {len(ex)} HumanEval problems, given the prompt")
+    return out
+
+def _sample(items:list, n:int|None, seed:int) -> list:
+    return items if n is None or len(items) <= n else [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), n))]
+
+def source_batches(src:dict, batch_size:int, pad_id:int, limit:int|None=None) -> list[dict]:
+    "A held-out source's batches (its first `limit` items): blocks as they are, examples padded (sorted by length: less padding)."
+    items = src['items'][:limit] if limit is not None else src['items']
+    if src['kind'] == 'blocks': return eval_batches(items, batch_size)
+    items = sorted(items, key=lambda e: len(e['input_ids']))
+    return [pad_collate(items[i:i + batch_size], pad_id) for i in range(0, len(items), batch_size)]
+
+def score_sources(model, batches:dict[str, list[dict]]) -> dict[str, float]:
+    "Held-out loss (nats per scored token) of `model` on each source's batches."
+    return {k: evaluate(model, b)['loss'] for k, b in batches.items()}
 
 # %% ../nbs/05_anneal.ipynb #dc65211b
 @dataclass
@@ -200,97 +279,256 @@ def original_blocks(pretrain:PretrainOutputs, ledger:Ledger) -> BlockSubset:
     seen = BlockBatches(stream, mb['batch_size'], seed=mb['seed']).seen(mb['micro_batches'])
     return unseen_blocks(stream, seen, ledger)
 
-def annealing_mix(tokenizer, pretrain:PretrainOutputs, annotator:AnnotatorOutputs, dedup:DedupOutputs, val_ids:set,
-                  cfg:AnnealConfig, seq_len:int, seed:int, log=None, escaped:list|None=None) -> tuple[torch.Tensor, list[dict], list[Ledger]]:
-    "The decay's blocks: the three sources mixed by `cfg`'s ratios; the mix table and each source's ledger."
-    n_blocks = cfg.decay_steps * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
-    ratios = {'original': cfg.mix_original, 'hq': cfg.mix_hq, 'instructions': cfg.mix_instructions}
-    led_orig = Ledger('original_blocks')
-    sources = {'original': original_blocks(pretrain, led_orig)}
-    curated, ledgers = curated_sources(tokenizer, list(read_jsonl(annotator.hq)), list(iter_rows(dedup.instructions)),
-                                       val_ids, seq_len, seed=seed, escaped=escaped)
-    sources.update(curated)
-    # Arctic-SnowCoder: the selected tokens are worth ~4 passes, not more
-    hq_repeats = annotator.read_manifest().get('selection', {}).get('repeats')
-    mixed, mix_stats = mix_blocks(sources, ratios, n_blocks, seed=seed, log=log, max_epochs={'hq': hq_repeats} if hq_repeats else None)
-    n_orig = next(x['blocks_used'] for x in mix_stats if x['source'] == 'original')
-    led_orig.keep(min(n_orig, len(sources['original'])))
-    if len(sources['original']) > n_orig: led_orig.drop('not_sampled', len(sources['original']) - n_orig)
-    return mixed, mix_stats, [led_orig, *ledgers]
+# %% ../nbs/05_anneal.ipynb #eaae1ffa
+@dataclass
+class DecayData:
+    "What every arm draws from: the original stream, the ranked HQ documents (token ids, best first), the packed instructions."
+    original: object             # `BlockSubset` of chapter 04's stream (the blocks the stable phase did not train on)
+    hq_docs: list                # token ids of the ranked HQ files, best first
+    instructions: torch.Tensor   # packed ChatML blocks
+    seq_len: int
+    eos: int
 
-# %% ../nbs/05_anneal.ipynb #60bd922b
-def decay_strategy(shape:str, start:StableStart, mixed:torch.Tensor, mix_stats:list[dict], vb:list[dict],
-                   cfg:AnnealConfig, P:Preset, out:Path) -> dict:
-    "One decay of `shape` from the stable start on the mixed blocks: train, score the held-out batches, save the checkpoint."
+def arm_mix(arm:dict, data:DecayData, cfg:AnnealConfig, hq_repeats:int, seed:int, log=None) -> tuple[torch.Tensor, list[dict]]:
+    """The decay blocks of one arm and seed: its data's shares of `decay_steps` global batches; the HQ share filled by the
+    top-ranked files that hold 1/`hq_repeats` of it, each seen up to `hq_repeats` times (Arctic-SnowCoder)."""
+    n_blocks = arm['decay_steps'] * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
+    ratios = data_ratios(arm['data'], cfg)
+    reps = arm['hq_repeats'] or hq_repeats
+    sources = {'original': data.original, 'instructions': data.instructions}
+    if ratios.get('hq'):
+        need = round(ratios['hq'] / sum(ratios.values()) * n_blocks * data.seq_len / reps)
+        sources['hq'] = pack_documents(take_tokens(data.hq_docs, need), data.seq_len, data.eos)
+    return mix_blocks(sources, ratios, n_blocks, seed=seed, log=log, max_epochs={'hq': reps})
+
+def curve_steps(decay_steps:int, points:int) -> list[int]:
+    "The decay steps a run's held-out curve is measured at: `points` evenly spaced, the last one the end."
+    return sorted({max(1, round(decay_steps * k / points)) for k in range(1, points + 1)}) if points > 0 else []
+
+# %% ../nbs/05_anneal.ipynb #180f0c2c
+def run_arm(name:str, arm:dict, seed:int, start:StableStart, data:DecayData, held:dict[str, dict], cfg:AnnealConfig, P:Preset,
+            out:Path, hq_repeats:int, curve:dict[str, list]|None=None, log=None) -> dict:
+    """One decay of arm `name` with `seed` from the stable state: train (held-out `curve` batches scored along the way), score every
+    held-out source at the end; the model stays in the result for the SFT probe or a checkpoint."""
     model, _ = load_checkpoint(start.checkpoint)
     pc = start.pretrain_config
-    sched = decay_schedule(shape, cfg.decay_steps, cfg.peak_lr or pc['peak_lr'], pc['min_lr'] if cfg.min_lr is None else cfg.min_lr)
-    tcfg = train_config(cfg.optim, cfg.decay_steps, sched, seed=P.seed)
-    run_dir = prepare_run_dir(out/shape/'train', {**resume_key(P, 'anneal'), 'shape': shape})   # config, inputs, code: not prose
-    res = train(model, BlockBatches(mixed, cfg.optim.batch_size, seed=P.seed), causal_lm_loss, tcfg, run_dir, desc=f"anneal-{shape}",
-                init_from=start.state)
-    val = evaluate(model, vb)['loss']
-    ck = save_checkpoint(model, start.tokenizer, out/shape/'checkpoint', {
-        'stage': 'anneal', 'preset': P.name, 'strategy': shape, 'config': asdict(cfg), 'schedule': asdict(sched),
-        'mix': mix_stats, 'val_loss': val, 'base': start.base, 'init_state': start.init, 'model': start.model_config,
-        'provenance': run_provenance(P, 'anneal')})
-    return dict(res=res, val=val, ck=ck, metrics=run_dir/'metrics.csv')
+    sched = arm_schedule(arm, cfg.peak_lr or pc['peak_lr'], pc['min_lr'] if cfg.min_lr is None else cfg.min_lr)
+    mixed, mix_stats = arm_mix(arm, data, cfg, hq_repeats, seed, log)
+    at = set(curve_steps(arm['decay_steps'], cfg.curve_points)) if curve else set()
+    on_step = lambda step, m: {f"heldout_{k}": evaluate(m, b)['loss'] for k, b in curve.items()} if step in at else None
+    run_dir = prepare_run_dir(out/'arms'/name/f"seed{seed}", {**resume_key(P, 'anneal'), 'arm': arm, 'seed': seed})
+    res = train(model, BlockBatches(mixed, cfg.optim.batch_size, seed=seed), causal_lm_loss,
+                train_config(cfg.optim, arm['decay_steps'], sched, seed=seed), run_dir, desc=f"anneal {name} seed {seed}",
+                init_from=start.state, on_step=on_step)
+    pad = start.tokenizer.pad_token_id
+    end = score_sources(model, {k: source_batches(s, cfg.optim.batch_size, pad) for k, s in held.items()})
+    return dict(arm=name, seed=seed, val=end, res=res, mix=mix_stats, sched=sched, model=model, metrics=run_dir/'metrics.csv')
 
-# %% ../nbs/05_anneal.ipynb #b77d5cf2
-def strategies_figure(results:dict[str, dict], val_stable:float):
-    "Per strategy: the learning rate and the running-mean train loss per decay step, the held-out loss at the end."
+# %% ../nbs/05_anneal.ipynb #ff674184
+def sft_probe(model, train_ex:list[dict], held_ex:list[dict], cfg:AnnealConfig, run_dir:Path, seed:int, pad_id:int,
+              desc:str='sft probe') -> list[tuple[int, float]]:
+    """The same short SFT from any base: `sft_probe_steps` steps on the train pairs (cosine, 10% warmup), the held-out answer loss
+    at step 0 and at `curve_points` steps along the way: [(step, loss), ...]."""
+    batches = lambda: [pad_collate(held_ex[i:i + cfg.optim.batch_size], pad_id) for i in range(0, len(held_ex), cfg.optim.batch_size)]
+    curve = [(0, evaluate(model, batches())['loss'])]
+    at = set(curve_steps(cfg.sft_probe_steps, cfg.curve_points))
+    on_step = lambda step, m: {'heldout_answers': evaluate(m, batches())['loss']} if step in at else None
+    tc = train_config(replace(cfg.optim, weight_decay=0.0), cfg.sft_probe_steps,   # fine-tuning: no weight decay (TRL, HF)
+                      stage_schedule(cfg.sft_probe_steps, cfg.sft_probe_lr, 0.1, 'cosine', 0.0), seed=seed)
+    res = train(model, EpochBatches(train_ex, cfg.optim.batch_size, lambda xs: pad_collate(xs, pad_id), seed=seed,
+                                    lengths=[len(e['input_ids']) for e in train_ex]), causal_lm_loss, tc, run_dir, desc=desc,
+                on_step=on_step)
+    return curve + [(h['step'], h['heldout_answers']) for h in res.history if h.get('heldout_answers') is not None]
+
+def steps_to_target(curve:list[tuple[int, float]], target:float) -> int|None:
+    "The first measured step whose loss is at or below `target` (None: never reached)."
+    return next((s for s, l in curve if l <= target), None)
+
+# %% ../nbs/05_anneal.ipynb #d4e35056
+def arm_stats(results:list[dict]) -> dict[str, dict[str, dict]]:
+    "Per arm and held-out source: mean, sample standard deviation, min, max and number of seeds of the end-of-decay loss."
+    by = {}
+    for r in results:
+        for src, v in r['val'].items(): by.setdefault(r['arm'], {}).setdefault(src, []).append(v)
+    st = lambda v: dict(mean=float(np.mean(v)), sd=float(np.std(v, ddof=1)) if len(v) > 1 else None, min=float(min(v)),
+                        max=float(max(v)), n=len(v))
+    return {a: {s: st(v) for s, v in d.items()} for a, d in by.items()}
+
+def difference(a:dict, b:dict) -> dict:
+    """Arm `a` minus arm `b` (`arm_stats` entries): the difference of means, the larger of the two seed ranges, and whether
+    the difference exceeds it (None with one seed: nothing to compare it with)."""
+    d, spread = a['mean'] - b['mean'], max(a['max'] - a['min'], b['max'] - b['min'])
+    return dict(delta=d, spread=spread, real=None if min(a['n'], b['n']) < 2 else abs(d) > spread)
+
+def reference_arm(name:str) -> str:
+    "What an arm is compared with: the probe with the same anneal on the original data alone, every other arm with the base."
+    return 'data=original' if name.startswith('probe:') else 'base'
+
+# %% ../nbs/05_anneal.ipynb #2efdbbc3
+def grid_figure(stats:dict, arms:dict, sources:list[str]):
+    "One panel per factor of the grid: each arm's end-of-decay held-out loss minus its reference's mean, per source; bars span the seeds."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4))
-    for i, (shape, r) in enumerate(results.items()):
-        h = r['res'].history; st = [x['step'] for x in h]; ls = np.array([x['loss'] for x in h])
-        a1.plot(st, [x['lr'] for x in h], color=f"C{i}", label=shape)
-        k = max(1, len(ls) // 10); sm = np.convolve(ls, np.ones(k) / k, mode='valid')   # running mean over ~10% of the steps
-        a2.plot(st[k - 1:], sm, color=f"C{i}", label=f"{shape}: held-out {r['val']:.3f}")
-        a2.scatter([st[-1]], [r['val']], color=f"C{i}", marker='o', zorder=3)
-    a2.axhline(val_stable, color='gray', ls=':', label=f"stable checkpoint: held-out {val_stable:.3f}")
-    a1.set_xlabel('decay step'); a1.set_ylabel('lr'); a1.set_title('decay shapes'); a1.legend(fontsize=8)
-    a2.set_xlabel('decay step'); a2.set_ylabel('loss'); a2.legend(fontsize=7)
-    a2.set_title('train loss (running mean), held-out loss (dots)')
+    groups = {}
+    for name in stats:
+        if name == 'base': continue
+        f = 'probe' if name.startswith('probe:') else name.split('=')[0]
+        groups.setdefault(f, []).append(name)
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(3.2 * max(1, len(groups)), 3.4), squeeze=False, sharey=True)
+    for ax, (f, names) in zip(axes[0], groups.items()):
+        ref = reference_arm(names[0])
+        labels = [f"{ref} ({arms[ref][f] if f in arms[ref] else 'original'})".replace('base (', '')[:-1] if ref == 'base' else ref] + names
+        for j, src in enumerate(sources):
+            b = stats[ref][src]['mean']
+            for i, n in enumerate([ref] + names):
+                s = stats[n][src]; x = i + (j - (len(sources) - 1) / 2) * 0.12
+                ax.errorbar([x], [s['mean'] - b], yerr=[[s['mean'] - s['min']], [s['max'] - s['mean']]], fmt='o', color=f"C{j}",
+                            ms=4, capsize=2, label=src if i == 0 else None)
+        ax.axhline(0, color='gray', lw=0.8)
+        ax.set_xticks(range(len(labels))); ax.set_xticklabels([l.split('=')[-1] for l in labels], rotation=30, fontsize=8)
+        ax.set_title(f if f != 'probe' else f"probe ({names[0][6:]}) vs original", fontsize=9)
+    axes[0][0].set_ylabel('held-out loss minus reference (nats)'); axes[0][0].legend(fontsize=7)
+    fig.suptitle('end of decay, every arm against its reference: mean (dot) and seed range (bar)', fontsize=9)
+    fig.tight_layout()
     return fig
 
-# %% ../nbs/05_anneal.ipynb #9491c7f1
+def curves_figure(results:dict[str, dict], stable:dict[str, float], sources:list[str]):
+    "Per arm (first seed): each source's held-out loss minus the stable checkpoint's through the decay, the LR on a second axis."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.4), squeeze=False, sharey=True)
+    for ax, (name, r) in zip(axes[0], results.items()):
+        h = r['res'].history
+        for j, src in enumerate(sources):
+            pts = [(0, 0.0)] + [(x['step'], x[f"heldout_{src}"] - stable[src]) for x in h if x.get(f"heldout_{src}") is not None]
+            ax.plot(*zip(*pts), marker='o', ms=3, color=f"C{j}", label=src)
+        ax2 = ax.twinx(); ax2.plot([x['step'] for x in h], [x['lr'] for x in h], color='gray', ls=':', lw=1)
+        ax2.set_ylabel('lr (dotted)', fontsize=8, color='gray'); ax2.tick_params(labelsize=7, colors='gray')
+        ax.set_title(name, fontsize=9); ax.set_xlabel('decay step'); ax.axhline(0, color='gray', lw=0.6)
+    axes[0][0].set_ylabel('held-out loss minus stable (nats)'); axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+def sft_figure(curves:dict[str, list], target:float):
+    "The short SFT from each decay-data arm: held-out answer loss per step, mean over seeds with the seeds' range, and the target."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for i, (data, runs) in enumerate(curves.items()):
+        steps = [s for s, _ in runs[0]]; v = np.array([[l for _, l in c] for c in runs])
+        ax.plot(steps, v.mean(0), marker='o', ms=3, color=f"C{i}", label=f"{data} ({len(runs)} seeds)")
+        ax.fill_between(steps, v.min(0), v.max(0), color=f"C{i}", alpha=0.2)
+    ax.axhline(target, color='gray', ls='--', lw=0.8, label=f"target {target:.3f}")
+    ax.set_xlabel('SFT step'); ax.set_ylabel('held-out answer loss'); ax.legend(fontsize=7)
+    ax.set_title('the same SFT from each decay-data arm', fontsize=9)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/05_anneal.ipynb #9748c0d4
+def _hq_tokens(arms:dict, cfg:AnnealConfig, seq_len:int, hq_repeats:int) -> int:
+    "The most HQ tokens any arm draws at 1/repeats: how far down the ranking the decay reaches."
+    n = 0
+    for a in arms.values():
+        r = data_ratios(a['data'], cfg)
+        if r.get('hq'):
+            blocks = a['decay_steps'] * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
+            n = max(n, round(r['hq'] / sum(r.values()) * blocks * seq_len / (a['hq_repeats'] or hq_repeats)))
+    return n
+
+def decay_data(tokenizer, pretrain:PretrainOutputs, annotator:AnnotatorOutputs, dedup:DedupOutputs, val_ids:set, arms:dict,
+               cfg:AnnealConfig, seq_len:int, hq_repeats:int, seed:int, escaped:list) -> tuple[DecayData, list[dict], list[dict], list[dict], list[Ledger]]:
+    "What the arms draw from (`DecayData`), the train and held-out instruction pairs, the scored held-out files, and the ledgers."
+    led_orig = Ledger('original_blocks')
+    original = original_blocks(pretrain, led_orig); led_orig.keep(len(original))   # every arm draws its own sample from these
+    need = _hq_tokens(arms, cfg, seq_len, hq_repeats)
+    ranked, hq_val, n_scored = ranked_files(annotator, dedup, val_ids, max_tokens=need if need else 0)
+    led_hq = Ledger('hq'); led_hq.add_in(n_scored)
+    if hq_val: led_hq.drop('held_out_for_validation', len(hq_val))
+    docs = tokenize_documents(tokenizer, ranked, escaped=escaped) if ranked else []
+    used = len(take_tokens(docs, need))
+    led_hq.keep(used)
+    if n_scored - len(hq_val) - used: led_hq.drop('below_rank_cutoff', n_scored - len(hq_val) - used)
+    ins, train_pairs, held_pairs, led_ins = instruction_sources(tokenizer, list(iter_rows(dedup.instructions)), val_ids, seq_len, seed)
+    return DecayData(original, docs, ins, seq_len, tokenizer.eos_token_id), train_pairs, held_pairs, hq_val, [led_orig, led_hq, led_ins]
+
 def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:PretrainOutputs|None=None,
         annotator:AnnotatorOutputs|None=None, dedup:DedupOutputs|None=None) -> AnnealOutputs:
-    "Chapter 05: one decay per strategy from the stable state on the annealing mix, the best by held-out loss; writes the manifest."
+    "Chapter 05: every arm of the grid, `seeds` times, from the stable state; curves, the SFT probe, the annealing probe; the manifest."
     t0 = time.time()
     P, cfg, log, out = stage_setup(preset, overrides, AnnealConfig, 'anneal')
     pretrain, annotator, dedup = pretrain or PretrainOutputs.load(P), annotator or AnnotatorOutputs.load(P), dedup or DedupOutputs.load(P)
     start = stable_start(pretrain, log)
     if cfg.optim is None: cfg = replace(cfg, optim=OptimConfig(**start.pretrain_config['optim']))   # the stable run's batch and optimizer
-    seq_len, tokenizer = start.pretrain_config['seq_len'], start.tokenizer
-    val_recs = list(read_jsonl(pretrain.val))
+    seq_len, tok, bs = start.pretrain_config['seq_len'], start.tokenizer, cfg.optim.batch_size
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    arms = grid_arms(cfg)
+    hq_repeats = int(cfg.hq_repeats or annotator.read_manifest().get('selection', {}).get('repeats') or 1)
+    val_recs = list(read_jsonl(pretrain.val)); val_ids = {r['id'] for r in val_recs}
     escaped = []   # HQ and held-out files that spell a special token: tokenized as plain text
-    mixed, mix_stats, ledgers = annealing_mix(tokenizer, pretrain, annotator, dedup, {r['id'] for r in val_recs}, cfg, seq_len, P.seed,
-                                              log, escaped=escaped)
-    log.info('mix: ' + '; '.join(f"{s['source']} {s['blocks_used']:,} of {s['blocks_available']:,} blocks ({s['epochs']} epochs)"
-                                 for s in mix_stats))
-    val_blocks = pack_documents(tokenize_documents(tokenizer, order_documents(val_recs, P.seed), escaped=escaped), seq_len,
-                                tokenizer.eos_token_id)
-    val_scored = eval_sample(val_blocks, cfg.val_blocks, seed=P.seed)   # all held-out blocks (a seeded sample at scale)
-    vb = eval_batches(val_scored, cfg.optim.batch_size)
-    val_stable = evaluate(load_checkpoint(start.checkpoint)[0], vb)['loss']
-    results = {}
-    for shape in cfg.strategies:   # every strategy starts from the same stable state
-        results[shape] = r = decay_strategy(shape, start, mixed, mix_stats, vb, cfg, P, out)
-        log.info(f"{shape}: val loss {r['val']:.4f} (stable {val_stable:.4f}) in {r['res'].wall_s:.0f}s")
-    best = min(results, key=lambda s: results[s]['val'])
-    fig_cmp = save_figure(strategies_figure(results, val_stable), P, 'anneal', 'strategies')
-    o = AnnealOutputs(manifest_path(P, 'anneal'), checkpoint=results[best]['ck'], checkpoints={s: r['ck'] for s, r in results.items()},
-                      metrics={s: r['metrics'] for s, r in results.items()}, best_strategy=best)
-    mix_desc = ', '.join(f"{s['source']} {s['share']:.0%}" for s in mix_stats)
-    summary = {'best_strategy': best, 'val_loss_stable': round(val_stable, 4),
-               **{f"val_loss_{s}": round(r['val'], 4) for s, r in results.items()},
-               'decay_tokens_m': round(results[best]['res'].tokens / 1e6, 3),
-               'val_blocks_used': len(val_scored), 'val_blocks_total': len(val_blocks),
-               'in': f"stable checkpoint + {sum(s['blocks_used'] for s in mix_stats):,} mixed blocks ({mix_desc})",
-               'out': f"{len(results)} annealed checkpoints; best {best}"}
-    write_manifest(P, 'anneal', cfg, started=t0, ledgers=ledgers, summary=summary, outputs=o, figures=[fig_cmp],
-                   extra={'mix': mix_stats, 'timings_s': {s: r['res'].wall_s for s, r in results.items()},
+    data, train_pairs, held_pairs, hq_val, ledgers = decay_data(tok, pretrain, annotator, dedup, val_ids, arms, cfg, seq_len,
+                                                                hq_repeats, P.seed, escaped)
+    held = heldout_sources(tok, val_recs, hq_val, held_pairs, load_humaneval(), cfg, seq_len, P.seed, escaped)
+    sources = list(held)
+    log.info('held out: ' + '; '.join(f"{k}: {len(s['items'])} ({s['what']})" for k, s in held.items()))
+    stable_model = load_checkpoint(start.checkpoint)[0]
+    val_stable = score_sources(stable_model, {k: source_batches(s, bs, pad) for k, s in held.items()})
+    curve = {k: source_batches(s, bs, pad, cfg.curve_blocks) for k, s in held.items()}
+    curve_stable = score_sources(stable_model, curve); del stable_model
+    sft_train = [e for r in train_pairs if (e := chat_example(tok, r['instruction'], r['response'], max_len=seq_len))]
+    sft_held = held['instructions']['items'] if 'instructions' in held else []
+    data_arms = [n for n, a in arms.items() if a['data'] in DATA_MIXES and all(a[f] == arms['base'][f] for f in GRID_FIELDS if f != 'data')]
+    do_sft = cfg.sft_probe_steps > 0 and bool(sft_train) and bool(sft_held)
+    results, first, checkpoints, sft_curves = [], {}, {}, {}
+    for name, arm in arms.items():
+        for s in range(cfg.seeds):
+            seed = P.seed + s
+            r = run_arm(name, arm, seed, start, data, held, cfg, P, out, hq_repeats, curve if s == 0 else None, log)
+            log.info(f"{name} seed {seed}: " + ', '.join(f"{k} {v:.4f}" for k, v in r['val'].items()) + f" in {r['res'].wall_s:.0f}s")
+            if s == 0 and (name == 'base' or name.startswith('shape=')):
+                checkpoints[arm['shape']] = save_checkpoint(r['model'], tok, out/'checkpoints'/arm['shape'], {
+                    'stage': 'anneal', 'preset': P.name, 'arm': name, 'strategy': arm['shape'], 'seed': seed, 'config': asdict(cfg),
+                    'schedule': asdict(r['sched']), 'mix': r['mix'], 'val_loss': r['val'], 'base': start.base, 'init_state': start.init,
+                    'model': start.model_config, 'provenance': run_provenance(P, 'anneal')})
+            if do_sft and name in data_arms:
+                rd = prepare_run_dir(out/'sft_probe'/name/f"seed{seed}", {**resume_key(P, 'anneal'), 'arm': arm, 'seed': seed, 'probe': 'sft'})
+                sft_curves.setdefault(arm['data'], []).append(sft_probe(r["model"], sft_train, sft_held, cfg, rd, seed, pad,
+                                                                        desc=f"sft probe {name} seed {seed}"))
+            del r['model']; results.append(r)
+            if s == 0: first[name] = r
+    stats = arm_stats(results)
+    diffs = {n: {k: difference(stats[n][k], stats[reference_arm(n)][k]) for k in sources} for n in arms if n != 'base'}
+    shape_loss = {arms[n]['shape']: stats[n]['original']['mean'] for n in arms if n == 'base' or n.startswith('shape=')}
+    best = min(shape_loss, key=shape_loss.get)
+    sft = None
+    if sft_curves:
+        finals = {d: float(np.mean([c[-1][1] for c in runs])) for d, runs in sft_curves.items()}
+        ref = sft_curves.get('original') or [c for runs in sft_curves.values() for c in runs]
+        target = max(c[-1][1] for c in ref)   # where SFT from the original-only decay ends, its worst seed: every one of them gets there
+        sft = dict(target=target, steps=cfg.sft_probe_steps, final=finals,
+                   steps_to_target={d: [steps_to_target(c, target) for c in runs] for d, runs in sft_curves.items()},
+                   curves={d: [[list(p) for p in c] for c in runs] for d, runs in sft_curves.items()})
+    figs = [save_figure(grid_figure(stats, arms, sources), P, 'anneal', 'grid'),
+            save_figure(curves_figure({n: first[n] for n in data_arms or ['base']}, curve_stable, sources), P, 'anneal', 'curves')]
+    if sft: figs.append(save_figure(sft_figure(sft_curves, sft['target']), P, 'anneal', 'sft_probe'))
+    o = AnnealOutputs(manifest_path(P, 'anneal'), checkpoint=checkpoints[best], checkpoints=checkpoints,
+                      metrics={n: r['metrics'] for n, r in first.items()}, best_strategy=best)
+    base = first['base']
+    mix_desc = ', '.join(f"{x['source']} {x['share']:.0%}" for x in base['mix'])
+    summary = {'best_strategy': best, 'arms': len(arms), 'seeds': cfg.seeds, 'val_loss_stable': round(val_stable['original'], 4),
+               **{f"val_loss_{s}": round(v, 4) for s, v in shape_loss.items()},
+               **({f"probe_{cfg.probe_data}_delta_{k}": round(diffs[f"probe:{cfg.probe_data}"][k]['delta'], 4) for k in sources}
+                  if cfg.probe_data else {}),
+               **({f"sft_steps_to_target_{d}": [x if x is not None else -1 for x in v] for d, v in sft['steps_to_target'].items()} if sft else {}),
+               'decay_tokens_m': round(base['res'].tokens / 1e6, 3),
+               'in': f"stable checkpoint + {sum(x['blocks_used'] for x in base['mix']):,} mixed blocks per base run ({mix_desc})",
+               'out': f"{len(results)} decays ({len(arms)} arms x {cfg.seeds} seeds); {len(checkpoints)} checkpoints, best {best}"}
+    write_manifest(P, 'anneal', cfg, started=t0, ledgers=ledgers, summary=summary, outputs=o, figures=figs,
+                   extra={'arms': arms, 'hq_repeats': hq_repeats, 'heldout': {k: dict(n=len(s['items']), what=s['what']) for k, s in held.items()},
+                          'stable': val_stable, 'curve_stable': curve_stable, 'stats': stats, 'differences': diffs, 'sft_probe': sft,
+                          'runs': [dict(arm=r['arm'], seed=r['seed'], val=r['val'], wall_s=r['res'].wall_s, tokens=r['res'].tokens) for r in results],
+                          'curves': {n: [{k: v for k, v in h.items() if k == 'step' or k == 'lr' or k.startswith('heldout_')}
+                                         for h in r['res'].history if any(k.startswith('heldout_') and v is not None for k, v in h.items())]
+                                     for n, r in first.items()},
+                          'mix': {n: r['mix'] for n, r in first.items()},
                           'special_token_text': {'files_encoded_as_text': len(escaped), 'examples': escaped[:3]}})
     return o

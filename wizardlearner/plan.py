@@ -95,10 +95,12 @@ def stage_runs(preset:str|Preset, gpus:int) -> tuple[ModelConfig, int, list[dict
     "The model shape, vocabulary and, per training stage of `preset` on `gpus` processes: steps, runs, sequences, seq_len, tokens."
     from wizardlearner.pretrain import model_config
     c = stage_configs(preset)
+    from wizardlearner.anneal import grid_arms
     pc, an, sft, dpo = c['pretrain'], c['anneal'], c['sft'], c['dpo']
     sft_len = sft.max_len if sft.extend_context else min(sft.max_len, pc.seq_len)   # chapter 06 raises the context or clips
     rows = [dict(stage='pretrain', steps=pc.max_steps, runs=1, micro=pc.optim.batch_size, accum=pc.optim.grad_accum, seq_len=pc.seq_len),
-            dict(stage='anneal', steps=an.decay_steps, runs=len(an.strategies), micro=an.optim.batch_size, accum=an.optim.grad_accum,
+            dict(stage='anneal', steps=sum(a['decay_steps'] for a in grid_arms(an).values()), runs=an.seeds,   # every arm, each seed
+                 micro=an.optim.batch_size, accum=an.optim.grad_accum,
                  seq_len=pc.seq_len),
             dict(stage='sft', steps=sft.stage1_steps + sft.stage2_steps, runs=1, micro=sft.optim.batch_size, accum=sft.optim.grad_accum,
                  seq_len=sft_len),
