@@ -508,7 +508,8 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, pretrain:Pretrai
                    steps_to_target={d: [steps_to_target(c, target) for c in runs] for d, runs in sft_curves.items()},
                    curves={d: [[list(p) for p in c] for c in runs] for d, runs in sft_curves.items()})
     figs = [save_figure(grid_figure(stats, arms, sources), P, 'anneal', 'grid'),
-            save_figure(curves_figure({n: first[n] for n in data_arms or ['base']}, curve_stable, sources), P, 'anneal', 'curves')]
+            save_figure(curves_figure({f"{n}: {arms[n]['data']}" if n == 'base' else n: first[n] for n in data_arms or ['base']},
+                                      curve_stable, sources), P, 'anneal', 'curves')]
     if sft: figs.append(save_figure(sft_figure(sft_curves, sft['target']), P, 'anneal', 'sft_probe'))
     o = AnnealOutputs(manifest_path(P, 'anneal'), checkpoint=checkpoints[best], checkpoints=checkpoints,
                       metrics={n: r['metrics'] for n, r in first.items()}, best_strategy=best)
