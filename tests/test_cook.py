@@ -85,6 +85,30 @@ def test_eval_reports_pass_at_1_and_perplexity_for_every_checkpoint(smoke_book, 
     assert ppl['anneal/linear'] < ppl['pretrain'], ppl
 
 
+def test_anneal_grid_reports_every_arm_with_its_seeds(smoke_book):
+    "Chapter 05 runs every arm `seeds` times and reports mean, spread and a verdict per held-out source, curves, the SFT probe and the probe."
+    m = manifest(smoke_book, 'anneal')
+    arms, seeds, sources = m['arms'], m['summary']['seeds'], list(m['heldout'])
+    assert seeds >= 2 and {'base', 'data=original', 'probe:hq'} <= set(arms), (seeds, list(arms))
+    assert set(sources) == {'original', 'hq', 'instructions', 'benchmark'}, sources
+    assert len(m['runs']) == len(arms) * seeds
+    for a in arms:
+        assert {k: s['n'] for k, s in m['stats'][a].items()} == {k: seeds for k in sources}, a
+        if a != 'base':
+            assert all(isinstance(m['differences'][a][k]['real'], bool) for k in sources), a
+    # the decay lowers the held-out loss below the stable checkpoint's (MiniCPM's drop), on the base arm's every seed
+    base = [r['val'] for r in m['runs'] if r['arm'] == 'base']
+    assert all(v['original'] < m['stable']['original'] for v in base), (base, m['stable'])
+    # dynamics: every arm's first seed has its held-out losses along the decay, on every source
+    for a, rows in m['curves'].items():
+        assert len(rows) >= 2 and all(all(f"heldout_{k}" in r for k in sources) for r in rows), a
+    # the SFT probe ran from each decay-data arm and seed; its target is reached by the reference's every seed
+    sp = m['sft_probe']
+    assert set(sp['steps_to_target']) == {arms[a]['data'] for a in ('base', 'data=original')}
+    assert all(len(v) == seeds for v in sp['steps_to_target'].values())
+    assert all(x is not None for x in sp['steps_to_target']['original'])
+
+
 def test_second_cook_skips_everything(smoke_book):
     p, _ = run_cook(smoke_book['tmp'])
     assert p.returncode == 0, p.stdout + p.stderr

@@ -6,7 +6,7 @@ Docs: https://wizardlearner.github.io/wizardlearner/cook.html.md"""
 
 # %% ../nbs/09_cook.ipynb #3250dd16
 from __future__ import annotations
-import argparse, dataclasses, importlib, json, os, re, sys, time, traceback
+import argparse, dataclasses, importlib, json, math, os, re, sys, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (BENCH_ENV, CHAPTERS, STAGES, Preset, Settings, chapter_fingerprint, get_preset, get_settings, output_problems,
@@ -17,9 +17,10 @@ from .presets import PRESETS
 from .verify import report_lines, reproducibility_record, verify
 
 # %% auto #0
-__all__ = ['PART_HOOKS', 'select_stages', 'stage_config_class', 'check_preset', 'is_up_to_date', 'ChapterRun', 'CookError',
-           'BookKernel', 'run_chapter', 'time_table', 'write_report', 'cook', 'render_readme', 'can_shard',
-           'sharded_stages', 'parse_shard', 'cook_part', 'merge_stage', 'main']
+__all__ = ['SCRIPT_STAGES', 'SHOWCASE_START', 'SHOWCASE_END', 'PART_HOOKS', 'select_stages', 'stage_config_class', 'check_preset',
+           'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel', 'run_chapter', 'time_table', 'script_benchmarks',
+           'write_report', 'cook', 'render_readme', 'showcase_markdown', 'fill_showcase', 'can_shard', 'sharded_stages',
+           'parse_shard', 'cook_part', 'merge_stage', 'main']
 
 # %% ../nbs/09_cook.ipynb #61410a80
 def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
@@ -169,6 +170,30 @@ def time_table(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]
             '| stage | this cook (s) | run section (s) | machine |', '|---|---:|---:|---:|']
     return head + rows + [f"| **total** | {tot_cook:.0f} | {tot_run:.0f} | |"]
 
+# %% ../nbs/09_cook.ipynb #a731f578
+SCRIPT_STAGES = {'corpus_filter': 'corpus', 'dedup_speed': 'dedup', 'embed_throughput': 'annotator', 'tokenize_speed': 'pretrain',
+                 'train_throughput': 'pretrain', 'sandbox_speed': 'eval'}   # which chapter's work each benchmark script measures
+
+def script_benchmarks(results:Path) -> list[tuple[str, dict]]:
+    """(stage, record) of each committed result under `benchmarks/results/` in `benchmark_result`'s form (`tokenize_speed.json`'s
+    per-worker medians converted, its strongest outside encoder the baseline); other files are left out."""
+    out = []
+    for f in sorted(Path(results).glob('*.json')):
+        stage = next((s for k, s in SCRIPT_STAGES.items() if f.stem.startswith(k)), None)
+        try: d = json.loads(f.read_text())
+        except (OSError, ValueError): continue
+        if stage is None or not isinstance(d, dict): continue
+        if {'name', 'unit', 'baseline', 'results'} <= set(d): out.append((stage, d)); continue
+        if f.stem == 'tokenize_speed' and isinstance(d.get('mb_s'), dict):
+            for w in sorted({w for v in d['mb_s'].values() for w in v}):
+                res = {m: v[w]['mb_s_median'] for m, v in d['mb_s'].items() if w in v}
+                base = max((m for m in res if m.startswith('tiktoken')), key=res.get, default=None)
+                if base is None or not res[base] > 0: continue
+                out.append((stage, dict(name=f"tokenizing, {w} worker(s)", unit='MB/s', baseline=base, script='benchmarks/tokenize_speed.py',
+                                        results={m: dict(value=v, x_baseline=round(v / res[base], 3)) for m, v in res.items()},
+                                        host={'cpu': (d.get('machine') or {}).get('cpu')})))
+    return out
+
 # %% ../nbs/09_cook.ipynb #ab98369e
 def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]|None=None) -> Path:
     "Write `reports/<preset>/REPORT.md` from the stages' manifests."
@@ -207,6 +232,17 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
             for meth, r in b['results'].items():
                 tag = ' (baseline)' if meth == b['baseline'] else ''
                 lines.append(f"| {stage} | {b['name']} | {meth}{tag} | {_fmt(r['value'])} {b['unit']} | {r['x_baseline']:.2f} | `{b['script']}` |")
+    scripts = script_benchmarks(settings.root/'benchmarks'/'results')
+    if scripts:   # the scripts' committed results: every stage against the strongest alternative a user would pick
+        lines += ['', '### Benchmark scripts', '', 'Committed results of `benchmarks/*.py` (each side measured in the same run, '
+                  'interleaved; rerun with the script on your machine). For every stage the baseline is the strongest outside '
+                  'alternative measured.', '', '| stage | benchmark | method | value | x baseline | machine | script |',
+                  '|---|---|---|---:|---:|---|---|']
+        for stage, b in scripts:
+            for meth, r in b['results'].items():
+                tag = ' (baseline)' if meth == b['baseline'] else ''
+                lines.append(f"| {stage} | {b['name']} | {meth}{tag} | {_fmt(r['value'])} {b['unit']} | {r['x_baseline']:.2f} | "
+                             f"{(b.get('host') or {}).get('cpu', '')} | `{b.get('script', '')}` |")
     rec = reproducibility_record(preset, settings)   # row digests of the data stages, numbers of the others: `wizardlearner verify` reads it
     atomic_write_text(rd/'reproducibility.json', json.dumps(rec, indent=1) + '\n')
     lines += report_lines(rec)
@@ -266,6 +302,49 @@ def render_readme(index:Path|None=None) -> str:
     head = f"<!-- generated from nbs/{index.name} by `wizardlearner readme`: edit the notebook, not this file -->"
     from wizardlearner.plan import fill_plan_table   # the presets table, computed by `wizardlearner plan`
     return fill_plan_table('\n\n'.join([head, *cells]) + '\n')
+
+# %% ../nbs/09_cook.ipynb #a98aedab
+SHOWCASE_START, SHOWCASE_END = '<!-- showcase:start -->', '<!-- showcase:end -->'
+
+def _time_rows(report:str) -> tuple[list[tuple[str, float]], str]:
+    "The (stage, run-section seconds) rows of a REPORT.md's 'Time per chapter' table, and its 'Measured on' line."
+    part = report.split('## Time per chapter', 1)[1] if '## Time per chapter' in report else ''
+    rows = [(c[1].strip(), float(c[3])) for l in part.splitlines() if l.startswith('| ') and len(c := l.split('|')) >= 5
+            and re.fullmatch(r'[a-z]+', c[1].strip()) and re.fullmatch(r'\s*[\d.]+\s*', c[3])]
+    on = next((l.split('Measured on:', 1)[1].strip() for l in part.splitlines() if 'Measured on:' in l), '')
+    return rows, on
+
+def showcase_markdown(preset:str='cpu', settings:Settings|None=None) -> str:
+    "The README's lines on a committed cook of `preset`: time per chapter, the base model's held-out bits per byte, the annealing grid."
+    rd = report_dir(preset, settings, create=False)
+    rec, report = json.loads((rd/'reproducibility.json').read_text()), (rd/'REPORT.md').read_text()
+    rows, on = _time_rows(report)
+    on = re.sub(r'^\(1\)\s*', '', on).rstrip('.') if '(2)' not in on else on   # one machine: no numbering
+    num = lambda s: rec['stages'].get(s, {}).get('numbers', {})
+    pre, ann, env = num('pretrain'), num('anneal'), rec.get('environment') or {}
+    tot = sum(s for _, s in rows)
+    lines = [f"A cook of `{preset}` ({', '.join(f'{st} {s:,.0f} s' for st, s in rows)}; **{tot / 60:.0f} min** in the chapters' "
+             f"run sections) on {on or 'the machine its report names'}, CPython {env.get('python', '?')}, lock "
+             f"`{str(env.get('lock', '?'))[:12]}`:", '']
+    if pre:
+        from wizardlearner.pretrain import PretrainConfig   # here: the stage module loads tokenizers
+        vocab = stage_config(PretrainConfig, get_preset(preset), 'pretrain').vocab_size
+        uniform = math.log2(vocab) / pre['bytes_per_token'] if pre.get('bytes_per_token') else float('nan')
+        lines.append(f"- pretraining: {pre['params_m']:.2f}M parameters, {pre['tokens_trained_m']:.2f}M tokens, held-out "
+                     f"**{pre['val_bpb']:.3f} bits per byte** (loss {pre['val_loss']:.3f} nats per token; a uniform guess over the "
+                     f"vocabulary scores {uniform:.2f});")
+    if ann:
+        lines.append(f"- annealing: {ann.get('arms', '?')} arms x {ann.get('seeds', '?')} seeds from that checkpoint; held-out loss "
+                     f"{ann['val_loss_stable']:.3f} at the stable checkpoint, "
+                     + ', '.join(f"{k[9:]} {v:.3f}" for k, v in ann.items() if k.startswith('val_loss_') and k != 'val_loss_stable')
+                     + f" after the decay shapes (means over seeds; the grid, curves and SFT probe are in `reports/{preset}/05_anneal.ipynb`).")
+    return '\n'.join(lines)
+
+def fill_showcase(text:str, preset:str='cpu') -> str:
+    "`text` (README markdown) with what lies between the showcase markers replaced by `showcase_markdown(preset)`."
+    i, j = text.find(SHOWCASE_START), text.find(SHOWCASE_END)
+    if i < 0 or j < i: raise ValueError(f"fill_showcase: no {SHOWCASE_START} ... {SHOWCASE_END} block in the text.")
+    return text[:i + len(SHOWCASE_START)] + '\n' + showcase_markdown(preset) + '\n' + text[j:]
 
 # %% ../nbs/09_cook.ipynb #178d16d7
 PART_HOOKS = ('run_part', 'merge_parts')   # what a data stage's module defines to run in parts across nodes
