@@ -265,8 +265,10 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
     overrides = overrides or {}
     P = get_preset(preset, overrides)
     check_preset(P)   # a typo or a wrong type fails here, before any chapter runs
-    # torch's OpenMP threads spin while they wait; when anything else shares the cores (a sandbox worker, a second
-    # job) that made training up to 25x slower here. PASSIVE waiting costs nothing measurable on an idle machine.
+    # torch's OpenMP threads spin while they wait. benchmarks/omp_wait_policy.py (results/omp_wait_policy.json, 2 cores):
+    # PASSIVE trains at 0.84x the default on an idle machine and 1.77x it with one busy process beside (a sandbox worker,
+    # a second job, the test suite); spinning threads on shared cores were up to 25x slower here. The cook takes the
+    # robust side; on a machine you know is dedicated, set OMP_WAIT_POLICY yourself (it is only a default here).
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     stages = select_stages(only, from_)
     lock_folder(settings.runs_dir)   # one cook per runs folder; FolderBusyError names the one already cooking
