@@ -7,6 +7,15 @@ ROOT = Path(__file__).resolve().parents[1]
 WL = str(Path(sys.executable).with_name('wizardlearner'))
 
 
+def readme_block(start: str, end: str) -> str:
+    "What nbs/index.ipynb (the README's source) holds between the markers `start` and `end`; fails if either is missing."
+    import nbformat
+    nb = nbformat.read(ROOT/'nbs'/'index.ipynb', as_version=4)
+    text = '\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown')
+    assert start in text and end in text, f"nbs/index.ipynb has no {start} ... {end} markers"
+    return text.split(start, 1)[1].split(end, 1)[0].strip('\n')
+
+
 def cook_env(tmp: Path) -> dict:
     "The environment of a cook whose runs, reports and data cards go under `tmp`."
     env = dict(os.environ)

@@ -1,6 +1,7 @@
 """The lesson cells of every chapter (nbdev-test), and the notebooks' and library's agreement."""
 import subprocess, sys
 from pathlib import Path
+from conftest import readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,11 +40,7 @@ def test_readme_is_rendered_from_index():
 
 def test_readme_showcase_quotes_the_committed_cpu_cook():
     "The README's `cpu` numbers (time per chapter, bits per byte, the decay) are `showcase_markdown()` of `reports/cpu/`: never typed by hand."
-    import nbformat
     from wizardlearner.cook import SHOWCASE_END, SHOWCASE_START, showcase_markdown
-    nb = nbformat.read(ROOT/'nbs'/'index.ipynb', as_version=4)
-    text = '\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown')
-    assert SHOWCASE_START in text and SHOWCASE_END in text, 'nbs/index.ipynb has no showcase markers'
-    block = text.split(SHOWCASE_START, 1)[1].split(SHOWCASE_END, 1)[0].strip('\n')
+    block = readme_block(SHOWCASE_START, SHOWCASE_END)
     assert block == showcase_markdown('cpu'), 'the showcase is stale: run fill_showcase on nbs/index.ipynb after cooking cpu'
     assert 'bits per byte' in block and 'pretrain' in block

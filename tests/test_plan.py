@@ -3,6 +3,7 @@ say, the memory model orders its setups as it must, and the README's presets tab
 from pathlib import Path
 
 import pytest
+from conftest import readme_block
 
 from wizardlearner.presets import PRESETS
 from wizardlearner.model import build_model, count_params
@@ -56,9 +57,5 @@ def test_decay_keeps_pretrainings_global_batch():
 
 def test_readme_presets_table_is_not_stale():
     "nbs/index.ipynb (the README's source) holds exactly the table `presets_markdown()` generates, between the plan markers."
-    import nbformat
-    nb = nbformat.read(ROOT/'nbs'/'index.ipynb', as_version=4)
-    text = '\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown')
-    assert PLAN_START in text and PLAN_END in text, 'nbs/index.ipynb has no plan markers around the presets table'
-    table = text.split(PLAN_START, 1)[1].split(PLAN_END, 1)[0].strip('\n')
+    table = readme_block(PLAN_START, PLAN_END)
     assert table == presets_markdown(), 'the presets table is stale: put presets_markdown() between the markers (fill_plan_table)'

@@ -24,12 +24,12 @@ from .trainer import (DECAY_SHAPES, OptimConfig, ScheduleConfig, causal_lm_loss,
 from .store import iter_rows
 
 # %% auto #0
-__all__ = ['DATA_MIXES', 'GRID_FIELDS', 'SOURCES', 'AnnealConfig', 'grid_arms', 'data_ratios', 'decay_schedule', 'arm_schedule',
+__all__ = ['DATA_MIXES', 'GRID_FIELDS', 'AnnealConfig', 'grid_arms', 'data_ratios', 'decay_schedule', 'arm_schedule',
            'mix_blocks', 'BlockSubset', 'unseen_blocks', 'ranked_files', 'take_tokens', 'instruction_sources',
            'answer_example', 'heldout_sources', 'source_batches', 'score_sources', 'StableStart', 'stable_start',
-           'original_blocks', 'DecayData', 'arm_mix', 'curve_steps', 'run_arm', 'sft_probe', 'steps_to_target',
-           'arm_stats', 'difference', 'reference_arm', 'grid_figure', 'curves_figure', 'sft_figure', 'decay_data',
-           'run']
+           'original_blocks', 'DecayData', 'arm_blocks', 'arm_mix', 'curve_steps', 'run_arm', 'sft_probe',
+           'steps_to_target', 'arm_stats', 'difference', 'reference_arm', 'grid_figure', 'curves_figure', 'sft_figure',
+           'decay_data', 'run']
 
 # %% ../nbs/05_anneal.ipynb #c280d909
 DATA_MIXES = ('original', 'original+hq', 'original+hq+sft')   # the decay-data arms; 'probe:<source>' is the probe's mix
@@ -206,8 +206,6 @@ def instruction_sources(tokenizer, instructions:list[dict], val_ids:set, seq_len
     return pack_documents([ids[i] for i in order], seq_len, tokenizer.eos_token_id), train, held, led
 
 # %% ../nbs/05_anneal.ipynb #afe129e5
-SOURCES = ('original', 'hq', 'instructions', 'benchmark')   # what the decay is scored on, held out of every run
-
 def answer_example(tokenizer, prompt:str, answer:str, max_len:int) -> dict|None:
     "`input_ids` / `labels` of a completion scored on the `answer` tokens only, the prompt cut from the left to fit `max_len`."
     enc = lambda s: tokenizer(s, add_special_tokens=False, verbose=False)['input_ids'] if s else []
@@ -289,10 +287,14 @@ class DecayData:
     seq_len: int
     eos: int
 
+def arm_blocks(arm:dict, cfg:AnnealConfig) -> int:
+    "Blocks one decay of `arm` trains on: `decay_steps` global batches (micro-batch x accumulation x processes)."
+    return arm['decay_steps'] * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
+
 def arm_mix(arm:dict, data:DecayData, cfg:AnnealConfig, hq_repeats:int, seed:int, log=None) -> tuple[torch.Tensor, list[dict]]:
     """The decay blocks of one arm and seed: its data's shares of `decay_steps` global batches; the HQ share filled by the
     top-ranked files that hold 1/`hq_repeats` of it, each seen up to `hq_repeats` times (Arctic-SnowCoder)."""
-    n_blocks = arm['decay_steps'] * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
+    n_blocks = arm_blocks(arm, cfg)
     ratios = data_ratios(arm['data'], cfg)
     reps = arm['hq_repeats'] or hq_repeats
     sources = {'original': data.original, 'instructions': data.instructions}
@@ -431,8 +433,7 @@ def _hq_tokens(arms:dict, cfg:AnnealConfig, seq_len:int, hq_repeats:int) -> int:
     for a in arms.values():
         r = data_ratios(a['data'], cfg)
         if r.get('hq'):
-            blocks = a['decay_steps'] * cfg.optim.batch_size * cfg.optim.grad_accum * int(os.environ.get('WORLD_SIZE', '1'))
-            n = max(n, round(r['hq'] / sum(r.values()) * blocks * seq_len / (a['hq_repeats'] or hq_repeats)))
+            n = max(n, round(r['hq'] / sum(r.values()) * arm_blocks(a, cfg) * seq_len / (a['hq_repeats'] or hq_repeats)))
     return n
 
 def decay_data(tokenizer, pretrain:PretrainOutputs, annotator:AnnotatorOutputs, dedup:DedupOutputs, val_ids:set, arms:dict,

@@ -480,7 +480,8 @@ def chapter_modules(stage:str, settings:Settings|None=None) -> list[Path]:
     lib, own = settings.root/'wizardlearner', nbs_dir(settings)/chapter(stage).notebook
     mod_re = re.compile(r'(?:from wizardlearner\.|import wizardlearner\.|from \.)([a-z_]\w*)')   # imports only: a module named in a string (a command line) is not code it runs
     code = '\n'.join(s for t, s in notebook_cells(own) if t == 'code') if own.exists() else ''
-    todo, seen, found = set(mod_re.findall(code)) | {'core'}, set(), set()   # the modules its code names (not its prose)
+    todo, seen, found = set(mod_re.findall(code)) | {'core', stage}, set(), set()   # its own module (the notebook exports it,
+    # never imports it), and the modules its code names (not its prose)
     while todo:
         m = todo.pop(); seen.add(m)
         if not (f := lib/f"{m}.py").exists(): continue
