@@ -64,7 +64,8 @@ def main(argv=None) -> dict:
         s = status[ch.stage]['seconds']
         split = cell_split(tmp/'reports'/a.preset/ch.notebook)
         rows.append(dict(stage=ch.stage, seconds=round(s, 1), kernel_and_papermill_s=round(s - split['lesson_s'] - split['run_s'], 1),
-                         lesson_s=round(split['lesson_s'], 1), run_s=round(split['run_s'], 1)))
+                         lesson_s=round(split['lesson_s'], 1), run_s=round(split['run_s'], 1),
+                         omp_wait_policy=status[ch.stage].get('omp_wait_policy', '')))
     res = dict(preset=a.preset, machine=m, machine_line=machine_line(m), emulated_avx2=a.emulate_avx2,
                total_s=round(total, 1), chapters_s=round(sum(r['seconds'] for r in rows), 1), budget_s=a.budget,
                share_of_budget=round(total/a.budget, 3), chapters=rows,
@@ -75,11 +76,11 @@ def main(argv=None) -> dict:
     md = [f"# `cook --preset {a.preset}` from scratch: {total:.0f} s ({total/a.budget:.0%} of the {a.budget:.0f} s budget)", '',
           f"Machine: {res['machine_line']}" + (' (math libraries capped at AVX2 with `--emulate-avx2`)' if a.emulate_avx2 else ''),
           f"measured {res['date']} by `python benchmarks/cook_time.py{' --emulate-avx2' if a.emulate_avx2 else ''}`.", '',
-          '| stage | seconds | share | kernel start + papermill | lesson cells | run section |', '|---|---:|---:|---:|---:|---:|']
+          '| stage | seconds | share | kernel start + papermill | lesson cells | run section | OMP_WAIT_POLICY |', '|---|---:|---:|---:|---:|---:|---|']
     for r in rows:
         md.append(f"| {r['stage']} | {r['seconds']:.0f} | {r['seconds']/total:.0%} | {r['kernel_and_papermill_s']:.0f} | "
-                  f"{r['lesson_s']:.0f} | {r['run_s']:.0f} |")
-    md.append(f"| **total** (with cook's own start-up) | {total:.0f} | 100% | | | |")
+                  f"{r['lesson_s']:.0f} | {r['run_s']:.0f} | {r['omp_wait_policy']} |")
+    md.append(f"| **total** (with cook's own start-up) | {total:.0f} | 100% | | | | |")
     (out/f"cook_time_{kind}.md").write_text('\n'.join(md) + '\n')
     (out/f"cook_time_{kind}.json").write_text(json.dumps(res, indent=1))
     print('\n'.join(md))

@@ -16,8 +16,8 @@ spread over rounds; also the median single step over all rounds, which a burst o
 the ratios engine/bare and engine/Trainer, and FLOP/s from `trainer.model_flops_per_token`: MFU
 against the GPU's data-sheet bf16 peak (`trainer.device_peak_flops`), or on CPU GFLOP/s against a measured fp32 matmul.
 `--require-gpu` prints 'needs a GPU' and exits 0 on a machine without CUDA (benchmarks/gpu_check.sh uses it).
-On a CPU shared with other jobs run it as the book's cook runs training, `OMP_WAIT_POLICY=PASSIVE` (recorded in the JSON):
-spinning OpenMP threads on oversubscribed cores made every side ~10x slower here.
+On a CPU shared with other jobs run it as the book's cook runs training there, `OMP_WAIT_POLICY=PASSIVE` (recorded in the
+JSON; `cook.omp_wait_policy`): spinning OpenMP threads on oversubscribed cores made every side ~10x slower here.
 """
 import argparse, datetime, gc, json, math, os, statistics, tempfile, time
 from dataclasses import replace

@@ -1,5 +1,5 @@
 """`wizardlearner cook --preset smoke` end to end: every chapter runs, accounts for its items, and a rerun skips."""
-import json, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import ROOT, cook_env, run_cook
@@ -24,6 +24,19 @@ def test_cook_runs_every_chapter_and_reports_its_time(smoke_book):
     table = rep[rep.index('## Time per chapter'):]
     assert manifest(smoke_book, 'corpus')['host']['cpu'] in table
     for stage in STAGES: assert f"| {stage} |" in table, stage
+
+
+def test_cook_picks_the_openmp_wait_policy_from_the_machine(smoke_book):
+    """OpenMP's default on an idle machine, PASSIVE beside other work (benchmarks/omp_wait_policy.py), the user's own
+    setting always; every chapter's kernel runs with it and the time table says which."""
+    from wizardlearner.core import STAGES
+    m = re.search(r"OMP_WAIT_POLICY (\w+) \(([^)]*)\)", smoke_book['stdout'])
+    assert m, smoke_book['stdout'][:2000]
+    policy, why = m.groups()
+    user = os.environ.get('OMP_WAIT_POLICY')
+    assert policy == (user or ('unset' if why == 'idle machine' else 'PASSIVE')), (policy, why)
+    table = (smoke_book['reports']/'REPORT.md').read_text().split('## Time per chapter')[1]
+    for stage in STAGES: assert re.search(rf"\| {stage} \|[^\n]*\| {policy} \|", table), (stage, table)
 
 
 def test_every_ledger_balances_and_data_chapters_account_for_items(smoke_book):

@@ -46,7 +46,7 @@ class AnnotatorConfig:
     chunk_len: int|None = None      # tokens per chunk incl. special tokens; None: the embedder's max length (Arctic 512; MiniLM 256)
     batch_size: int = 16            # chunks per forward pass (8-16 is fastest on a 2-core CPU; larger on GPU)
     score_block: int = 2048         # files embedded and scored per block after training (bounds memory at any corpus size)
-    dtype: str = 'auto'             # compute dtype: 'auto' (bf16 where the hardware has it), 'bfloat16' or 'float32'
+    dtype: str = 'auto'             # compute dtype: 'auto' (bf16 where the hardware has it, else int8 on a CPU), 'bfloat16', 'float32' or 'int8'
     # the heads: positives, negatives, regularisation
     hq_repos: tuple = ('python-stdlib',)  # repositories whose files are the high-quality positives (Arctic: 220k curated files)
     n_hq: int = 4000                # at most this many files of hq_repos as positives, from the whole dedup set (Arctic 220k)
@@ -616,6 +616,7 @@ def run(preset:str|Preset='smoke', overrides:dict|None=None, *, dedup:DedupOutpu
                'files_scored': len(smp.scored), 'variant': o.variant, 'roc_auc': o.roc_auc,
                'roc_auc_length_matched': roc_v['roc_auc_length_matched'],
                'hq_tokens': sel_total['kept_tokens'], 'tokens_after_repeats': sel_total['tokens_after_repeats'],
+               'compute_dtype': str(emb.dtype).replace('torch.', '').replace('qint8', 'int8'),
                'chunks_per_s': round(chunks_per_s, 1), 'embed_speedup_vs_naive': bench['results']['length-sorted, inference_mode']['x_baseline']}
     write_manifest(P, 'annotator', cfg, started=t0, ledgers=[ledger], summary=summary, outputs=o,
                    figures=[fig_roc, fig_map, fig_hist], benchmarks=[bench],

