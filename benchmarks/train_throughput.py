@@ -283,7 +283,8 @@ def main(argv=None) -> dict:
                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                  machine=machine_line(), wall_s=round(time.time() - t_all, 1))
     if BASELINE not in med: return notes
-    rec = benchmark_result(f'training throughput ({a.preset} shape)', unit='tokens/s', baseline=LABELS[BASELINE],
+    only = '' if set(SIDES) <= set(sides) else ', only ' + ' and '.join(LABELS[x] for x in sides)   # fewer sides: say so in the name
+    rec = benchmark_result(f'training throughput ({a.preset} shape{only})', unit='tokens/s', baseline=LABELS[BASELINE],
                            results={LABELS[s]: med[s] for s in sides}, script='benchmarks/train_throughput.py', **notes)
     rec['host'] = {**machine_info(), **rec['host']}
     out = a.out or Path(__file__).parent/'results'/f'train_throughput_{a.preset}.json'
