@@ -4,10 +4,11 @@ on the same random token batches, the same AdamW (betas, eps, weight-decay group
 (fp32 on CPU, bf16 autocast on GPU), with `--compile` / `--activation-checkpointing` applied to every side alike.
 
     python benchmarks/train_throughput.py [--preset smoke] [--layers N] [--seq-len T] [--batch-size B] [--steps 20]
-                                          [--warmup 3] [--rounds 3] [--compile] [--threads N] [--out results.json]
+                                          [--warmup 3] [--rounds 3] [--compile] [--threads N] [--fresh-process] [--out results.json]
 
 The sides run interleaved for `--rounds` rounds, the order rotated each round (engine, bare, Trainer; bare, Trainer,
-engine; ...) so that no side always runs first after a model build; each run builds the model afresh
+engine; ...) so that no side always runs first after a model build (with `--fresh-process`, each in a new process, so
+that nothing one side leaves behind in threads, allocator or libraries reaches the next); each run builds the model afresh
 from the same seed, trains `--warmup` untimed steps, then `--steps` timed ones. What is timed: from the end of the last
 warm-up step to the end of the last step, the device synchronised at both ends. For the engine this is read from its
 own per-step `wall_s` column (metrics.csv), so it includes what the engine does every step (the CSV append, logging
@@ -36,6 +37,27 @@ def shape_and_config(a):
     seq, bs = a.seq_len or cfg.seq_len, a.batch_size or cfg.optim.batch_size
     mcfg = replace(model_config(replace(cfg, seq_len=seq)), **({'num_hidden_layers': a.layers} if a.layers else {}))
     return cfg, mcfg, seq, bs
+
+
+def _in_fresh_process(side: str, argv) -> dict:
+    "One run of `side` in a new Python process with this command's arguments; its tokens/s, step times and mean loss."
+    import subprocess, sys
+    args = list(sys.argv[1:] if argv is None else argv)
+    drop = {'--fresh-process'}; keep = []
+    it = iter(args)
+    for x in it:   # the child gets the same shape and steps, one side, one round, its own record file
+        if x in drop: continue
+        if x in ('--sides', '--rounds', '--out'): next(it, None); continue
+        if x.startswith(('--sides=', '--rounds=', '--out=')): continue
+        keep.append(x)
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d)/'side.json'
+        subprocess.run([sys.executable, __file__, *keep, '--sides', side, '--rounds', '1', '--out', str(out)],
+                       check=True, capture_output=True, text=True)
+        n = json.loads(out.read_text())['notes']
+    res = dict(tokens_per_s=n['tokens_per_s_rounds'][side][0], step_s=n['step_s_rounds'][side][0], loss_mean=n['loss_mean_rounds'][side][0])
+    if n.get('engine_step_only_tokens_per_s'): res['engine_step_only_tokens_per_s'] = n['engine_step_only_tokens_per_s'][0]
+    return res
 
 
 def random_batches(n: int, bs: int, seq: int, vocab: int, seed: int) -> list[dict]:
@@ -176,6 +198,8 @@ def main(argv=None) -> dict:
     ap.add_argument('--require-gpu', action='store_true', help="without CUDA: print 'needs a GPU' and exit 0")
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--out', type=Path, default=None, help='JSON record (default: benchmarks/results/train_throughput_<preset>.json)')
+    ap.add_argument('--fresh-process', action='store_true',
+                    help="run every side of every round in a new process (no thread, allocator or library state carried from the side before)")
     a = ap.parse_args(argv)
     import torch
     if a.require_gpu and not torch.cuda.is_available():
@@ -223,7 +247,7 @@ def main(argv=None) -> dict:
     t_all = time.time()
     for r in range(a.rounds):
         for s in sides[r % len(sides):] + sides[:r % len(sides)]:   # rotated: each side takes each place in a round
-            res = getattr(b, s)()
+            res = _in_fresh_process(s, argv) if a.fresh_process else getattr(b, s)()
             runs[s].append(res)
             print(f"  round {r + 1} {LABELS[s]:<22} {res['tokens_per_s']:>12,.0f} tok/s  mean loss {res['loss_mean']:.5f}", flush=True)
             gc.collect()
@@ -275,15 +299,18 @@ def main(argv=None) -> dict:
                  median_step_tokens_per_s={s: round(step_tps[s], 1) for s in sides}, median_step_ratios=step_ratios,
                  step_s_rounds={s: [[round(t, 4) for t in x['step_s']] for x in runs[s]] for s in sides},
                  engine_step_only_tokens_per_s=[round(x['engine_step_only_tokens_per_s'], 1) for x in runs.get('engine', [])],
-                 loss_mean_rounds=loss, flops_per_token=flops_tok, flops_per_token_lm_head=head, lm_head_counted=head_counted,
+                 loss_mean_rounds=loss, fresh_process=a.fresh_process, flops_per_token=flops_tok, flops_per_token_lm_head=head, lm_head_counted=head_counted,
                  gflops_per_s={s: round(flop_s[s] / 1e9, 2) for s in sides},
                  peak_flops=peak, peak_kind=peak_name, matmul_flops_measured=round(mm_peak), matmul_n=mm_n,
                  utilisation={s: round(util[s], 4) for s in sides}, mfu=({s: round(util[s], 4) for s in sides} if gpu else None),
                  torch=torch.__version__, threads=torch.get_num_threads(), env=env,
                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                  machine=machine_line(), wall_s=round(time.time() - t_all, 1))
-    if BASELINE not in med: return notes
+    if BASELINE not in med:   # no baseline measured (e.g. one side of --fresh-process): the notes alone, no ratio
+        if a.out: a.out.write_text(json.dumps({'notes': notes}, indent=1, default=str))
+        return notes
     only = '' if set(SIDES) <= set(sides) else ', only ' + ' and '.join(LABELS[x] for x in sides)   # fewer sides: say so in the name
+    only += ', a fresh process per side and round' if a.fresh_process else ''
     rec = benchmark_result(f'training throughput ({a.preset} shape{only})', unit='tokens/s', baseline=LABELS[BASELINE],
                            results={LABELS[s]: med[s] for s in sides}, script='benchmarks/train_throughput.py', **notes)
     rec['host'] = {**machine_info(), **rec['host']}
