@@ -12,6 +12,8 @@ dtypes as an AVX2-only CPU would run them; the ROC-AUCs do not depend on it.
 import argparse, json, os, sys, tempfile
 from pathlib import Path
 
+from avx2_cap import rerun_capped
+
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -20,9 +22,8 @@ def main(argv=None) -> dict:
     ap.add_argument('--emulate-avx2', action='store_true', help='cap the math libraries at AVX2 (core.AVX2_ONLY_ENV)')
     ap.add_argument('--json', default=None, help='write the record here')
     a = ap.parse_args(argv)
-    from wizardlearner.core import AVX2_ONLY_ENV, benchmark_result, cpu_has_native_bf16, get_settings, machine_line
-    if a.emulate_avx2 and not os.environ.get('_WL_CAPPED'):   # the caps must be set before torch loads its kernels
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ONLY_ENV, '_WL_CAPPED': '1'})
+    if a.emulate_avx2: rerun_capped(argv)   # a new process: the kernels read the caps when they load
+    from wizardlearner.core import benchmark_result, cpu_has_native_bf16, get_settings, machine_line
     real = get_settings()
     dedup = real.runs_dir/a.preset/'dedup'
     if not (dedup/'manifest.json').exists():

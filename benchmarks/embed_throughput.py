@@ -14,9 +14,7 @@ the same input the annotator embeds. Runs offline with the packaged all-MiniLM-L
 import argparse, json, os, random, statistics, sys, sysconfig, time
 from pathlib import Path
 
-if '--emulate-avx2' in sys.argv[1:] and not os.environ.get('_WL_CAPPED'):   # caps must be set before torch loads
-    from wizardlearner.core import AVX2_ONLY_ENV
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ONLY_ENV, '_WL_CAPPED': '1'})
+from avx2_cap import rerun_capped
 import numpy as np
 import torch
 from wizardlearner.embedder import (THROUGHPUT_BASELINE, _compute_dtype, _loop_embed, chunk_files, embed_texts,
@@ -63,6 +61,7 @@ def main(argv=None) -> dict:
     ap.add_argument('--emulate-avx2', action='store_true', help='cap the math libraries at AVX2 (core.AVX2_ONLY_ENV): how an AVX2-only CPU computes')
     ap.add_argument('--json', default=None, help='write the benchmark record here')
     a = ap.parse_args(argv)
+    if a.emulate_avx2: rerun_capped(argv)   # a new process: the kernels read the caps when they load
     torch.manual_seed(a.seed)
     tok = load_embedder(a.embedder, device='cpu', dtype='float32')
     chunks, _, _ = chunk_files(source_texts(a.files, 4 * a.n, a.seed), tok.tokenizer, tok.max_len)
